@@ -1,0 +1,29 @@
+//! Strata's model and every pure decision made about it.
+//!
+//! This crate does no I/O and never reads the clock: callers pass file texts and `now`. That
+//! keeps partition logic, planning and declaration checking exhaustively testable and fast.
+//!
+//! # Crate organization
+//!
+//! - [`key`]: asset keys (`group/name`).
+//! - [`cron`]: five-field cron schedules, iterated in a time zone with Dagster's DST rules.
+//! - [`partitions`]: partitions definitions, compact subsets, and the mappings between them.
+//! - [`duration`]: the duration syntax of declarations (`"90s"`, `"1h30m"`).
+//! - [`automation`]: automation condition expressions (parse and validate).
+//! - [`model`]: the asset model every later stage works from.
+//! - [`graph`]: the asset graph: cycles, deterministic topological order.
+//! - [`selection`]: Dagster's asset selection syntax, kept apart from the graph it selects from.
+//! - [`sql_deps`]: the asset tables an SQL query reads.
+//! - [`declare`]: `strata.toml` and `assets/**` texts into a validated repository, with every
+//!   error located at file:line:col.
+
+pub mod automation;
+pub mod cron;
+pub mod declare;
+pub mod duration;
+pub mod graph;
+pub mod key;
+pub mod model;
+pub mod partitions;
+pub mod selection;
+pub mod sql_deps;

@@ -1,0 +1,4 @@
+//! (in progress)
+/// A set of partitions of one definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionSubset {}
