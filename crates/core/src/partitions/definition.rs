@@ -376,6 +376,85 @@ impl TimeWindowPartitions {
         }
     }
 
+    /// Whether any windows are excluded.
+    pub fn has_exclusions(&self) -> bool {
+        !self.exclusions.is_empty()
+    }
+
+    /// Whether the window starting at `tick` is excluded.
+    pub fn is_excluded_tick(&self, tick: i64) -> bool {
+        self.is_excluded(tick)
+    }
+
+    /// Dagster's `equal_except_for_start_or_end`.
+    pub fn equal_except_for_start_or_end(&self, other: &Self) -> bool {
+        self.schedule == other.schedule
+            && self.fmt == other.fmt
+            && self.end_offset == other.end_offset
+            && self.exclusions == other.exclusions
+    }
+
+    /// Daily at midnight without exclusions (Dagster's `is_basic_daily`).
+    pub fn is_basic_daily(&self) -> bool {
+        self.exclusions.is_empty() && self.schedule.cron().as_str() == "0 0 * * *"
+    }
+
+    /// Hourly on the hour without exclusions (Dagster's `is_basic_hourly`).
+    pub fn is_basic_hourly(&self) -> bool {
+        self.exclusions.is_empty() && self.schedule.cron().as_str() == "0 * * * *"
+    }
+
+    /// The window containing `t` (Dagster's `get_partition_key_for_timestamp`): with
+    /// `end_closed`, a window ending exactly at `t` contains it.
+    pub fn window_containing(&self, t: i64, end_closed: bool) -> TimeWindow {
+        let mut prev = if end_closed {
+            self.schedule.prev_tick(t)
+        } else {
+            self.schedule.tick_at_or_before(t)
+        };
+        while self.is_excluded(prev) {
+            prev = self.schedule.prev_tick(prev);
+        }
+        let next = self.first_window_from(t);
+        let start = if end_closed || next > t { prev } else { next };
+        self.window(start)
+    }
+
+    /// `t` shifted by `n` windows, skipping excluded ones (Dagster's `_offsetted_datetime`).
+    pub fn offset_instant(&self, t: i64, n: i64) -> i64 {
+        if n == 0 {
+            return t;
+        }
+        if self.exclusions.is_empty() {
+            return self.schedule.advance(t, n);
+        }
+        let mut result = t;
+        for _ in 0..n.unsigned_abs() {
+            result = if n < 0 {
+                self.windows_ending_by(result).next().expect("infinite")
+            } else {
+                let start = self.windows_starting_from(result).next().expect("infinite");
+                self.schedule.next_tick(start)
+            };
+        }
+        result
+    }
+
+    /// Sorts keys of this definition by their window start.
+    pub fn sort_keys_by_time(&self, keys: &mut [String]) -> Option<Vec<String>> {
+        let mut keyed: Vec<(i64, String)> = keys
+            .iter()
+            .map(|k| {
+                (
+                    self.window_of_key(k).map_or(i64::MAX, |w| w.start),
+                    k.clone(),
+                )
+            })
+            .collect();
+        keyed.sort();
+        Some(keyed.into_iter().map(|(_, k)| k).collect())
+    }
+
     fn is_excluded(&self, tick: i64) -> bool {
         self.exclusions.iter().any(|exclusion| match exclusion {
             Exclusion::Instant(t) => *t == tick,
@@ -640,7 +719,7 @@ pub enum Keyspace<'a> {
     Multi(Box<[Keyspace<'a>; 2]>),
 }
 
-impl Keyspace<'_> {
+impl<'a> Keyspace<'a> {
     /// The number of partitions.
     pub fn len(&self) -> u64 {
         match self {
@@ -708,7 +787,7 @@ impl Keyspace<'_> {
     }
 
     /// The dimensions of a multi keyspace.
-    pub fn dimensions(&self) -> Option<&[Keyspace<'_>; 2]> {
+    pub fn dimensions(&self) -> Option<&[Keyspace<'a>; 2]> {
         match self {
             Keyspace::Multi(dims) => Some(dims),
             _ => None,
