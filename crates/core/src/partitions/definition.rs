@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 use super::spec::{CronWindowSpec, PartitionsSpec, TimeWindowSpec};
+use super::strptime;
 use super::time_window::{TimeWindow, ZonedSchedule, offset_seconds};
 use crate::cron::CronSchedule;
 
@@ -289,21 +290,43 @@ impl TimeWindowPartitions {
                 if let Ok(cron) = CronSchedule::parse(text) {
                     return Ok(Exclusion::Cron(ZonedSchedule::new(cron, tz, start)));
                 }
-                parse_exclusion_time(text, tz).map(Exclusion::Instant).ok_or_else(|| {
+                parse_exclusion_time(text, fmt, tz).map(Exclusion::Instant).ok_or_else(|| {
                     PartitionsError(format!(
                         "exclusion `{text}` is neither a cron schedule nor a date (YYYY-MM-DD) or date-time"
                     ))
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(PartitionsDefinition::TimeWindow(Self {
+        let def = Self {
             schedule,
             fmt: fmt.to_string(),
             start,
             end,
             end_offset,
             exclusions,
-        }))
+        };
+        def.check_granularity()?;
+        Ok(PartitionsDefinition::TimeWindow(def))
+    }
+
+    /// Rejects a key format too coarse for the schedule, as Dagster does: two windows near the
+    /// start may not share a key.
+    fn check_granularity(&self) -> Result<(), PartitionsError> {
+        let mut tick = self.schedule.tick_at_or_after(self.start);
+        let mut previous = self.format_key(tick);
+        for _ in 0..64 {
+            tick = self.schedule.next_tick(tick);
+            let key = self.format_key(tick);
+            if key == previous {
+                return invalid(format!(
+                    "key format `{}` gives two windows the same key (`{key}`): add the finer fields the schedule `{}` needs, such as %H:%M",
+                    self.fmt,
+                    self.schedule.cron()
+                ));
+            }
+            previous = key;
+        }
+        Ok(())
     }
 
     /// The schedule whose ticks start windows.
@@ -867,8 +890,12 @@ fn parse_timezone(name: &str) -> Result<Tz, PartitionsError> {
 
 fn check_format(fmt: &str) -> Result<(), PartitionsError> {
     use chrono::format::{Item, StrftimeItems};
-    if StrftimeItems::new(fmt).any(|item| matches!(item, Item::Error)) {
-        return invalid(format!("`{fmt}` is not a valid strftime format"));
+    if StrftimeItems::new(fmt).any(|item| matches!(item, Item::Error))
+        || !strptime::is_supported(fmt)
+    {
+        return invalid(format!(
+            "`{fmt}` is not a supported key format; use %Y %y %m %d %H %M %S %b %B %z %% and literal text"
+        ));
     }
     if !fmt.contains("%Y") && !fmt.contains("%y") && !fmt.contains("%G") {
         return invalid(format!("key format `{fmt}` must include the year"));
@@ -876,23 +903,19 @@ fn check_format(fmt: &str) -> Result<(), PartitionsError> {
     Ok(())
 }
 
-/// Parses a date-time written in `fmt` in `tz`; a naive time that happens twice is the first,
-/// one that does not exist is read with the offset before the gap (Python's `fold=0`).
+/// Parses a date-time written in `fmt` in `tz` (Dagster's `dst_safe_strptime`): a key of the
+/// repeated fall-back hour may carry its UTC offset; a naive time that happens twice is the
+/// first, one that does not exist is read with the offset before the gap (Python's `fold=0`).
 fn parse_in_format(text: &str, fmt: &str, tz: Tz) -> Option<i64> {
-    if fmt.contains("%z") {
-        return DateTime::parse_from_str(text, fmt)
-            .ok()
-            .map(|t| t.timestamp());
-    }
-    if let Ok(t) = DateTime::parse_from_str(text, &format!("{fmt}%z")) {
-        return Some(t.timestamp());
-    }
-    let naive = NaiveDateTime::parse_from_str(text, fmt).ok().or_else(|| {
-        NaiveDate::parse_from_str(text, fmt)
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    let parsed = strptime::parse(text, fmt).or_else(|| {
+        (!fmt.contains("%z"))
+            .then(|| strptime::parse(text, &format!("{fmt}%z")))
+            .flatten()
     })?;
-    Some(local_fold0(tz, naive))
+    Some(match parsed.offset {
+        Some(offset) => parsed.local.and_utc().timestamp() - i64::from(offset.local_minus_utc()),
+        None => local_fold0(tz, parsed.local),
+    })
 }
 
 fn local_fold0(tz: Tz, naive: NaiveDateTime) -> i64 {
@@ -907,7 +930,10 @@ fn local_fold0(tz: Tz, naive: NaiveDateTime) -> i64 {
     }
 }
 
-fn parse_exclusion_time(text: &str, tz: Tz) -> Option<i64> {
+fn parse_exclusion_time(text: &str, fmt: &str, tz: Tz) -> Option<i64> {
+    if let Some(t) = parse_in_format(text, fmt, tz) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.timestamp());
     }

@@ -41,6 +41,9 @@ pub enum PartitionMapping {
     Multi(BTreeMap<String, PartitionMapping>),
 }
 
+const NOT_PARTITIONED: &str =
+    "the upstream asset is not partitioned: only the default mapping applies";
+
 /// What a set of downstream partitions needs upstream.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpstreamPartitions {
@@ -165,12 +168,30 @@ impl PartitionMapping {
                 }
             };
         match self {
-            Self::All | Self::Last | Self::Specific(_) => {
+            Self::All | Self::Last => {
                 if upstream.is_none() {
-                    return Err(
-                        "the upstream asset is not partitioned: only the default mapping applies"
-                            .into(),
-                    );
+                    return Err(NOT_PARTITIONED.into());
+                }
+                Ok(())
+            }
+            Self::Specific(keys) => {
+                let Some(up) = upstream else {
+                    return Err(NOT_PARTITIONED.into());
+                };
+                let unknown: Vec<&str> = keys
+                    .iter()
+                    .filter(|k| match up {
+                        PartitionsDefinition::Static(s) => !s.keys().contains(k),
+                        PartitionsDefinition::TimeWindow(t) => t.window_of_key(k).is_none(),
+                        _ => false,
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(format!(
+                        "the mapping names keys the upstream asset does not have: {}",
+                        unknown.join(", ")
+                    ));
                 }
                 Ok(())
             }
@@ -236,7 +257,24 @@ impl PartitionMapping {
             }
             Self::MultiToSingle(dimension) => {
                 let (up, down) = needs_both("multi_to_single")?;
-                multi_to_single_dimension(up, down, dimension.as_deref()).map(|_| ())
+                let (name, mapping) = multi_to_single_dimension(up, down, dimension.as_deref())?;
+                let dimension_def = |side: &'_ PartitionsDefinition| {
+                    side.dimensions()
+                        .and_then(|dims| dims.iter().find(|(n, _)| *n == name))
+                        .map(|(_, d)| d.clone())
+                };
+                let (up_dim, down_dim) = match (dimension_def(up), dimension_def(down)) {
+                    (Some(u), None) => (u, down.clone()),
+                    (None, Some(d)) => (up.clone(), d),
+                    _ => {
+                        return Err(
+                            "multi_to_single needs exactly one multi-partitioned side".into()
+                        );
+                    }
+                };
+                mapping
+                    .validate(Some(&up_dim), Some(&down_dim))
+                    .map_err(|e| format!("dimension `{name}`: {e}"))
             }
             Self::Multi(map) => {
                 let (up, down) = needs_both("multi")?;
