@@ -46,16 +46,17 @@ fn main() {
         black_box(keys);
     });
 
-    let every_other: Vec<String> = (0..100_000).map(|i| hourly_keys.key(2 * i).unwrap()).collect();
+    let every_other: Vec<String> = (0..100_000)
+        .map(|i| hourly_keys.key(2 * i).unwrap())
+        .collect();
     let build_materialized_subset_100k = median_ms(|| {
         let subset = PartitionSubset::from_indices(
             every_other.iter().map(|k| hourly_keys.index_of(k).unwrap()),
         );
         black_box(subset);
     });
-    let materialized = PartitionSubset::from_indices(
-        every_other.iter().map(|k| hourly_keys.index_of(k).unwrap()),
-    );
+    let materialized =
+        PartitionSubset::from_indices(every_other.iter().map(|k| hourly_keys.index_of(k).unwrap()));
     let missing_200k = median_ms(|| {
         let missing = materialized.complement(hourly_keys.len());
         assert_eq!(black_box(missing.count()), 100_000);

@@ -133,7 +133,7 @@ fn matches(text: &[u8], fmt: &[u8], fields: Fields) -> Option<Fields> {
             let lower: Vec<u8> = text.iter().map(u8::to_ascii_lowercase).collect();
             let candidates: &[usize] = if spec == b'b' { &[3] } else { &[name.len()] };
             candidates.iter().find_map(|&n| {
-                (lower.len() >= n && &lower[..n] == name[..n].as_bytes()).then(|| {
+                (lower.len() >= n && lower[..n] == name.as_bytes()[..n]).then(|| {
                     let mut next = fields;
                     next.month = Some(i as u32 + 1);
                     matches(&text[n..], rest_fmt, next)

@@ -331,6 +331,14 @@ PARTITION_CASES = [
       ["2024-01-10", "2024-01-05"]),
     P("daily_end_offset_plus1_now_inside_first_window", d("2024-01-10", end_offset=1), "2024-01-10T12:00:00+00:00",
       ["2024-01-11"]),
+    P("daily_end_offset_plus1_now_inside_day_before_start", d("2024-01-10", end_offset=1), "2024-01-09T12:00:00+00:00",
+      ["2024-01-09", "2024-01-11"]),
+    P("daily_end_offset_plus1_now_on_day_before_start", d("2024-01-10", end_offset=1), "2024-01-09T00:00:00+00:00",
+      ["2024-01-10"]),
+    P("daily_end_offset_plus2_now_two_days_before_start", d("2024-01-10", end_offset=2), "2024-01-08T12:00:00+00:00",
+      ["2024-01-11"]),
+    P("daily_end_offset_plus3_now_inside_day_before_start", d("2024-01-10", end_offset=3), "2024-01-09T12:00:00+00:00",
+      ["2024-01-12"]),
     P("daily_end_offset_minus1_second_window", d("2024-01-10", end_offset=-1), "2024-01-12T00:00:00+00:00",
       ["2024-01-11"]),
     P("daily_end_offset_minus1_only_one_window", d("2024-01-10", end_offset=-1), "2024-01-11T12:00:00+00:00",
@@ -689,6 +697,11 @@ MAPPING_CASES = [
       [["2024-12-07"], ["2024-12-06"], ["2024-12-06", "2024-12-09"]], [["2024-12-06"], ["2024-12-09"]]),
     M("time_window_exclusions_upstream_weekends_rolling", d("2024-12-01", exclusions=["0 0 * * 6,0"]), d("2024-12-01"), {"time_window": {"start_offset": -2, "end_offset": 0}}, "2024-12-20T00:00:00+00:00",
       [["2024-12-09"], ["2024-12-08"]], [["2024-12-06"]]),
+    M("time_window_inverted_offsets_depend_on_runs", D24, D24, {"time_window": {"start_offset": 1, "end_offset": -1}}, NOW,
+      [["2024-01-05"], ["2024-01-05", "2024-01-06"], ["2024-01-05", "2024-01-06", "2024-01-07"], ["2024-01-05", "2024-01-07"]],
+      [["2024-01-05"], ["2024-01-05", "2024-01-06", "2024-01-07"]]),
+    M("time_window_yesterday_run_at_start", D24, D24, {"time_window": {"start_offset": -1, "end_offset": -1}}, NOW,
+      [["2024-01-01", "2024-01-02", "2024-01-03"], ["2024-01-01", "2024-01-03"]], [["2024-03-17", "2024-03-18", "2024-03-19"]]),
     # ---- all / last / specific
     M("all_daily_to_static", D24, ORIGINS, "all", NOW, [["EWR"], ["EWR", "LGA"]], [["2024-01-01"], ["2024-03-19"]]),
     M("all_static_to_daily", ORIGINS, D24, "all", NOW, [["2024-01-01"]], [["JFK"]]),
@@ -716,6 +729,8 @@ MAPPING_CASES = [
       [["2024-01-09"], ["2024-01-01"], ["2024-03-18"]], [["EWR|2024-01-07"], ["LGA|2024-03-10"]]),
     M("multi_to_single_daily_to_weekly_dimension", D24, {"multi": {"week": w("2024-01-01"), "origin": ORIGINS}}, {"multi_to_single": {"dimension": "week"}}, NOW,
       [["EWR|2024-01-07"], ["LGA|2024-03-10"]], [["2024-01-09"], ["2024-01-01"]]),
+    M("multi_to_single_time_dimension_different_start", {"multi": {"date": d("2024-01-05", end="2024-01-11"), "origin": ORIGINS}}, DATE10,
+      {"multi_to_single": {"dimension": "date"}}, NOW, [["2024-01-03"], ["2024-01-04", "2024-01-05"], ["2024-01-01", "2024-01-02"]], [["2024-01-05|EWR"]]),
     M("multi_to_single_unknown_dimension_is_ignored", MULTI_DATE_ORIGIN, DATE10, {"multi_to_single": {"dimension": "no_such_dimension"}}, NOW,
       [["2024-01-03"]], [["2024-01-03|JFK"]]),
     M("multi_to_single_dimension_name_ignored_picks_match", MULTI_DATE_ORIGIN, ORIGINS, {"multi_to_single": {"dimension": "date"}}, NOW,
@@ -731,6 +746,9 @@ MAPPING_CASES = [
     M("multi_rolling_on_date_downstream_starts_earlier", MULTI_DATE_ORIGIN, {"multi": {"date": d("2023-12-28", end="2024-01-11"), "origin": ORIGINS}},
       {"multi": {"date": {"time_window": {"start_offset": -2, "end_offset": 0}}, "origin": "identity"}}, NOW,
       [["2023-12-28|JFK"], ["2023-12-31|JFK"], ["2024-01-01|EWR"], ["2024-01-02|EWR"]], [["2024-01-01|EWR"]]),
+    M("multi_yesterday_downstream_past_upstream_end", MULTI_DATE_ORIGIN, {"multi": {"date": d("2024-01-01", end="2024-01-15"), "origin": ORIGINS}},
+      {"multi": {"date": {"time_window": {"start_offset": -1, "end_offset": -1}}, "origin": "identity"}}, NOW,
+      [["2024-01-11|EWR"], ["2024-01-12|EWR"], ["2024-01-13|EWR", "2024-01-13|JFK", "2024-01-14|LGA"]], [["2024-01-10|EWR"]]),
     M("multi_origin_left_out_maps_as_all", MULTI_DATE_ORIGIN, MULTI_DATE_ORIGIN, {"multi": {"date": "identity"}}, NOW,
       [["2024-01-03|JFK"]], [["2024-01-03|JFK"], ["2024-01-03|JFK", "2024-01-04|EWR"]]),
     M("multi_date_left_out_maps_as_all", MULTI_DATE_ORIGIN, MULTI_DATE_ORIGIN, {"multi": {"origin": "identity"}}, NOW,
@@ -801,13 +819,12 @@ def mapping_class_info(mapping, upstream_def, downstream_def):
 
 
 def ordered(keys, pdef):
-    """Keys in the definition's partition order; raises if one is not a partition of pdef."""
+    """Keys in the definition's partition order, then (sorted) any key pdef does not have."""
     order = {k: i for i, k in enumerate(str(x) for x in pdef.get_partition_keys())}
     keys = {str(k) for k in keys}
-    missing = keys - set(order)
-    if missing:
-        raise AssertionError(f"mapped keys outside the definition: {sorted(missing)[:5]}")
-    return sorted(keys, key=order.__getitem__)
+    inside = sorted((k for k in keys if k in order), key=order.__getitem__)
+    outside = sorted(k for k in keys if k not in order)
+    return inside + outside, outside
 
 
 def nonexistent_of(subset):
@@ -854,54 +871,68 @@ def run_mapping_case(case):
 
         up_inputs = [*case["up_of"], *(default_inputs(downstream_def) if case["edges"] else [])]
         down_inputs = [*case["down_of"], *(default_inputs(upstream_def) if case["edges"] else [])]
-        upstream_of, downstream_of = [], []
-        try:
-            seen = set()
-            for keys in up_inputs:
-                if tuple(keys) in seen:
-                    continue
-                seen.add(tuple(keys))
-                for k in keys:
-                    if k not in set(map(str, downstream_def.get_partition_keys())):
-                        raise CaseError(f"{case['name']}: input {k!r} is not a downstream partition")
+        upstream_keys_all = set(map(str, upstream_def.get_partition_keys()))
+        downstream_keys_all = set(map(str, downstream_def.get_partition_keys()))
+
+        upstream_of, seen = [], set()
+        for keys in up_inputs:
+            if frozenset(keys) in seen:
+                continue
+            seen.add(frozenset(keys))
+            for k in keys:
+                if k not in downstream_keys_all:
+                    raise CaseError(f"{case['name']}: input {k!r} is not a downstream partition")
+            entry = {"downstream_keys": ordered(keys, downstream_def)[0]}
+            try:
                 subset = downstream_def.empty_subset().with_partition_keys(keys)
                 result = mapping.get_upstream_mapped_partitions_result_for_partitions(
                     subset, downstream_def, upstream_def, current_time=now, dynamic_partitions_store=instance
                 )
+                upstream_keys, outside = ordered(result.partitions_subset.get_partition_keys(), upstream_def)
                 nonexistent, order = nonexistent_of(result.required_but_nonexistent_subset)
-                entry = {
-                    "downstream_keys": ordered(keys, downstream_def),
-                    "upstream_keys": ordered(result.partitions_subset.get_partition_keys(), upstream_def),
-                    "nonexistent": nonexistent,
-                }
-                if nonexistent:
-                    entry["nonexistent_order"] = order
+            except Exception as exc:  # noqa: BLE001
+                entry.update(error_record(exc, "evaluation"))
                 upstream_of.append(entry)
-            seen = set()
-            for keys in down_inputs:
-                if tuple(keys) in seen:
-                    continue
-                seen.add(tuple(keys))
-                for k in keys:
-                    if k not in set(map(str, upstream_def.get_partition_keys())):
-                        raise CaseError(f"{case['name']}: input {k!r} is not an upstream partition")
+                continue
+            entry["upstream_keys"] = upstream_keys
+            entry["nonexistent"] = nonexistent
+            if nonexistent:
+                entry["nonexistent_order"] = order
+            if outside:
+                # Keys Dagster returns as existing although the upstream definition lacks them.
+                entry["upstream_keys_not_in_definition"] = outside
+            upstream_of.append(entry)
+
+        downstream_of, seen = [], set()
+        for keys in down_inputs:
+            if frozenset(keys) in seen:
+                continue
+            seen.add(frozenset(keys))
+            for k in keys:
+                if k not in upstream_keys_all:
+                    raise CaseError(f"{case['name']}: input {k!r} is not an upstream partition")
+            entry = {"upstream_keys": ordered(keys, upstream_def)[0]}
+            try:
                 subset = upstream_def.empty_subset().with_partition_keys(keys)
                 result = mapping.get_downstream_partitions_for_partitions(
                     subset, upstream_def, downstream_def, current_time=now, dynamic_partitions_store=instance
                 )
-                downstream_of.append({
-                    "upstream_keys": ordered(keys, upstream_def),
-                    "downstream_keys": ordered(result.get_partition_keys(), downstream_def),
-                })
-        except CaseError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            record.update(error_record(exc, "evaluation"))
-            record["upstream_of"] = upstream_of
-            record["downstream_of"] = downstream_of
-            return record
+                downstream_keys, outside = ordered(result.get_partition_keys(), downstream_def)
+            except Exception as exc:  # noqa: BLE001
+                entry.update(error_record(exc, "evaluation"))
+                downstream_of.append(entry)
+                continue
+            entry["downstream_keys"] = downstream_keys
+            if outside:
+                entry["downstream_keys_not_in_definition"] = outside
+            downstream_of.append(entry)
+
         record["upstream_of"] = upstream_of
         record["downstream_of"] = downstream_of
+        failures = [e for e in [*upstream_of, *downstream_of] if "error" in e]
+        if failures:
+            # validate_partition_mapping accepted the pair; evaluating it raised.
+            record["evaluation_errors"] = len(failures)
     return record
 
 
