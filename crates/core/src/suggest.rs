@@ -65,6 +65,15 @@ pub(crate) fn one_of(values: &[&str]) -> String {
     }
 }
 
+/// An IANA time zone name, or why not (with the closest name as a hint).
+pub(crate) fn parse_timezone(text: &str) -> Result<chrono_tz::Tz, (String, Option<String>)> {
+    text.parse::<chrono_tz::Tz>().map_err(|_| {
+        let hint = did_you_mean(text, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+            .or_else(|| Some("use an IANA name such as `UTC` or `America/New_York`".into()));
+        (format!("unknown time zone `{text}`"), hint)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +102,17 @@ mod tests {
         );
         assert_eq!(closest("totally/else", keys), None);
         assert_eq!(closest("timezon", ["timezone", "fmt"]), Some("timezone"));
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(
+            parse_timezone("Europe/Berlin").unwrap(),
+            chrono_tz::Europe::Berlin
+        );
+        let (message, hint) = parse_timezone("America/New_Yrok").unwrap_err();
+        assert_eq!(message, "unknown time zone `America/New_Yrok`");
+        assert_eq!(hint.as_deref(), Some("did you mean `America/New_York`?"));
     }
 
     #[test]
