@@ -55,7 +55,6 @@ where
 }
 
 /// `a`, `b` and `c`, for listing valid values in a message.
-#[allow(dead_code)] // used by the declaration checker
 pub(crate) fn one_of(values: &[&str]) -> String {
     let quoted: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
     match quoted.as_slice() {
