@@ -1,1 +1,3 @@
-//! Integration tests of strata-core.
+//! Integration tests of strata-core: one binary, one module per concern.
+
+mod dagster_vectors;

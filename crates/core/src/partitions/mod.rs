@@ -11,9 +11,10 @@
 pub mod definition;
 pub mod mapping;
 pub mod spec;
+pub mod strptime;
 pub mod subset;
 pub mod time_window;
 
-pub use definition::{DynamicPartitions, PartitionsDefinition, PartitionsError};
+pub use definition::{DynamicPartitions, Keyspace, PartitionsDefinition, PartitionsError};
 pub use mapping::PartitionMapping;
 pub use subset::PartitionSubset;
