@@ -27,3 +27,4 @@ pub mod model;
 pub mod partitions;
 pub mod selection;
 pub mod sql_deps;
+mod suggest;
