@@ -80,6 +80,8 @@ impl DynamicPartitions for NoDynamicPartitions {
 /// A time-window partitions definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimeWindowPartitions {
+    /// `daily`, `weekly`, … or `cron '…'`: how the user named the schedule.
+    label: String,
     schedule: ZonedSchedule,
     fmt: String,
     start: i64,
@@ -237,41 +239,35 @@ impl TimeWindowPartitions {
             Grain::Hourly => "%Y-%m-%d-%H:%M",
             _ => "%Y-%m-%d",
         };
-        Self::build(
-            &cron,
-            &spec.start,
-            spec.end.as_deref(),
-            spec.timezone.as_deref(),
-            spec.fmt.as_deref().unwrap_or(default_fmt),
-            spec.end_offset.unwrap_or(0),
-            spec.exclusions.as_deref().unwrap_or_default(),
-        )
+        // A named grain is a cron schedule built from its offsets, as in Dagster.
+        let as_cron = CronWindowSpec {
+            schedule: cron,
+            start: spec.start.clone(),
+            end: spec.end.clone(),
+            timezone: spec.timezone.clone(),
+            fmt: Some(spec.fmt.clone().unwrap_or_else(|| default_fmt.to_string())),
+            end_offset: spec.end_offset,
+            exclusions: spec.exclusions.clone(),
+        };
+        Self::build(format!("{grain:?}").to_lowercase(), &as_cron)
     }
 
     fn from_cron(spec: &CronWindowSpec) -> Result<PartitionsDefinition, PartitionsError> {
-        Self::build(
-            &spec.schedule,
-            &spec.start,
-            spec.end.as_deref(),
-            spec.timezone.as_deref(),
-            spec.fmt.as_deref().unwrap_or("%Y-%m-%d-%H:%M"),
-            spec.end_offset.unwrap_or(0),
-            spec.exclusions.as_deref().unwrap_or_default(),
-        )
+        Self::build(format!("cron '{}'", spec.schedule), spec)
     }
 
     fn build(
-        cron: &str,
-        start: &str,
-        end: Option<&str>,
-        timezone: Option<&str>,
-        fmt: &str,
-        end_offset: i64,
-        exclusions: &[String],
+        label: String,
+        spec: &CronWindowSpec,
     ) -> Result<PartitionsDefinition, PartitionsError> {
-        let tz = parse_timezone(timezone.unwrap_or("UTC"))?;
+        let fmt = spec.fmt.as_deref().unwrap_or("%Y-%m-%d-%H:%M");
+        let (start, end) = (spec.start.as_str(), spec.end.as_deref());
+        let end_offset = spec.end_offset.unwrap_or(0);
+        let exclusions = spec.exclusions.as_deref().unwrap_or_default();
+        let tz = parse_timezone(spec.timezone.as_deref().unwrap_or("UTC"))?;
         check_format(fmt)?;
-        let cron = CronSchedule::parse(cron).map_err(|e| PartitionsError(e.to_string()))?;
+        let cron =
+            CronSchedule::parse(&spec.schedule).map_err(|e| PartitionsError(e.to_string()))?;
         let start = parse_in_format(start, fmt, tz).ok_or_else(|| {
             PartitionsError(format!(
                 "start `{start}` does not match the key format `{fmt}`"
@@ -298,6 +294,7 @@ impl TimeWindowPartitions {
             })
             .collect::<Result<_, _>>()?;
         let def = Self {
+            label,
             schedule,
             fmt: fmt.to_string(),
             start,
@@ -360,11 +357,7 @@ impl TimeWindowPartitions {
             Some(end) => format!(" to {}", self.schedule.zoned(end).format(&self.fmt)),
             None => String::new(),
         };
-        format!(
-            "`{}` from {start}{end} ({})",
-            self.schedule.cron(),
-            self.tz()
-        )
+        format!("{} from {start}{end} ({})", self.label, self.tz())
     }
 
     /// The key of the window starting at tick `start`: Dagster's `dst_safe_strftime`.

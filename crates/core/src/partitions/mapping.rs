@@ -168,12 +168,8 @@ impl PartitionMapping {
                 }
             };
         match self {
-            Self::All | Self::Last => {
-                if upstream.is_none() {
-                    return Err(NOT_PARTITIONED.into());
-                }
-                Ok(())
-            }
+            // Like Dagster, these accept any pair, partitioned or not.
+            Self::All | Self::Last => Ok(()),
             Self::Specific(keys) => {
                 let Some(up) = upstream else {
                     return Err(NOT_PARTITIONED.into());

@@ -1,0 +1,77 @@
+//! One module per subcommand; each takes typed arguments and a loaded repository.
+
+mod assets;
+mod check;
+mod lineage;
+mod partitions;
+
+use std::io::Write;
+
+use strata_core::model::Repository;
+
+use crate::cli::{Cli, Command};
+use crate::repository::{self, Loaded};
+use crate::{CliError, Outcome};
+
+/// Runs the parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let loaded = repository::load(&cli.repo)?;
+    if let Command::Check(output) = &cli.command {
+        return check::run(&loaded, output.json);
+    }
+    let repository = match loaded {
+        Loaded::Ok(repository) => repository,
+        Loaded::Invalid(diagnostics) => {
+            check::print_diagnostics(&diagnostics)?;
+            eprintln!(
+                "the repository has {} error{}; nothing was loaded (`strata check` lists them)",
+                diagnostics.len(),
+                if diagnostics.len() == 1 { "" } else { "s" }
+            );
+            return Ok(Outcome::Failed);
+        }
+    };
+    match cli.command {
+        Command::Check(_) => unreachable!("handled above"),
+        Command::Assets { selection, output } => {
+            assets::run(&repository, selection.as_deref(), output.json)
+        }
+        Command::Lineage { selection, output } => {
+            lineage::run(&repository, &selection, output.json)
+        }
+        Command::Partitions(args) => partitions::run(&repository, &args),
+    }
+}
+
+/// Writes a JSON document and a newline to stdout.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The asset named on the command line, or an error naming the closest key.
+pub(crate) fn find_asset<'r>(
+    repository: &'r Repository,
+    text: &str,
+) -> Result<&'r strata_core::model::Asset, CliError> {
+    repository
+        .find(text)
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// Resolves a selection, with errors that point into it.
+pub(crate) fn select(
+    repository: &Repository,
+    text: &str,
+) -> Result<std::collections::BTreeSet<strata_core::key::AssetKey>, CliError> {
+    repository.select(text).map_err(|e| {
+        let hint = e.hint.map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+        CliError::Usage(format!(
+            "selection `{text}`, at character {}: {}{hint}",
+            e.offset + 1,
+            e.message
+        ))
+    })
+}

@@ -1,0 +1,306 @@
+//! `strata partitions`: an asset's keys and windows, and what a set of keys maps to.
+
+use std::io::Write;
+
+use serde::Serialize;
+use strata_core::model::{Asset, Repository};
+use strata_core::partitions::definition::NoDynamicPartitions;
+use strata_core::partitions::mapping::Sides;
+use strata_core::partitions::time_window::TimeWindow;
+use strata_core::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
+
+use super::{find_asset, print_json};
+use crate::cli::PartitionsArgs;
+use crate::{CliError, Outcome, clock};
+
+#[derive(Serialize)]
+struct Listing {
+    asset: String,
+    count: u64,
+    partitions: Vec<Partition>,
+}
+
+#[derive(Serialize)]
+struct Partition {
+    key: String,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Upstream {
+    asset: String,
+    keys: Vec<String>,
+    deps: Vec<UpstreamDep>,
+}
+
+#[derive(Serialize)]
+struct UpstreamDep {
+    asset: String,
+    mapping: String,
+    keys: Vec<String>,
+    nonexistent: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Downstream {
+    asset: String,
+    keys: Vec<String>,
+    downstream: Vec<DownstreamAsset>,
+}
+
+#[derive(Serialize)]
+struct DownstreamAsset {
+    asset: String,
+    mapping: String,
+    keys: Vec<String>,
+}
+
+pub(crate) fn run(repository: &Repository, args: &PartitionsArgs) -> Result<Outcome, CliError> {
+    let asset = find_asset(repository, &args.asset)?;
+    let now = clock::now(args.now.as_deref())?.timestamp();
+    let Some(def) = asset.partitions_definition() else {
+        return Err(CliError::Usage(format!(
+            "`{}` is not partitioned: it is materialized as a whole",
+            asset.key
+        )));
+    };
+    // Dynamic keys are stored by the instance; until storage exists, sets are empty.
+    let dynamic = NoDynamicPartitions;
+    let keyspace = def.keyspace(now, &dynamic);
+    if !args.upstream_of.is_empty() {
+        return upstream_of(repository, asset, def, &keyspace, args, now);
+    }
+    if !args.downstream_of.is_empty() {
+        return downstream_of(repository, asset, def, &keyspace, args, now);
+    }
+    if args.output.json {
+        let partitions = (0..keyspace.len())
+            .map(|i| {
+                let window = keyspace.window(i);
+                Partition {
+                    key: keyspace.key(i).expect("in range"),
+                    start: window.map(|w| rfc3339(def, w.start)),
+                    end: window.map(|w| rfc3339(def, w.end)),
+                }
+            })
+            .collect();
+        print_json(&Listing {
+            asset: asset.key.to_string(),
+            count: keyspace.len(),
+            partitions,
+        })?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}: {} partitions ({})",
+            asset.key,
+            keyspace.len(),
+            def.describe()
+        )?;
+        for i in 0..keyspace.len() {
+            let key = keyspace.key(i).expect("in range");
+            match keyspace.window(i) {
+                Some(TimeWindow { start, end }) => writeln!(
+                    out,
+                    "{key:<24} {}  {}",
+                    rfc3339(def, start),
+                    rfc3339(def, end)
+                )?,
+                None => writeln!(out, "{key}")?,
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The indices of the keys given on the command line, which must all be partitions now.
+fn input_subset(
+    asset: &Asset,
+    keyspace: &Keyspace<'_>,
+    keys: &[String],
+) -> Result<PartitionSubset, CliError> {
+    let mut indices = Vec::with_capacity(keys.len());
+    for key in keys {
+        let index = keyspace.index_of(key).ok_or_else(|| {
+            let range = match keyspace.len() {
+                0 => "it has no partitions at this time".to_string(),
+                n => format!(
+                    "its partitions run from `{}` to `{}`",
+                    keyspace.key(0).expect("first"),
+                    keyspace.key(n - 1).expect("last")
+                ),
+            };
+            CliError::Usage(format!(
+                "`{key}` is not a partition of `{}`: {range}",
+                asset.key
+            ))
+        })?;
+        indices.push(index);
+    }
+    Ok(PartitionSubset::from_indices(indices))
+}
+
+fn keys_in_order(keyspace: &Keyspace<'_>, subset: &PartitionSubset) -> Vec<String> {
+    subset.iter().filter_map(|i| keyspace.key(i)).collect()
+}
+
+fn upstream_of(
+    repository: &Repository,
+    asset: &Asset,
+    def: &PartitionsDefinition,
+    keyspace: &Keyspace<'_>,
+    args: &PartitionsArgs,
+    now: i64,
+) -> Result<Outcome, CliError> {
+    let input = input_subset(asset, keyspace, &args.upstream_of)?;
+    let dynamic = NoDynamicPartitions;
+    let mut deps = Vec::new();
+    for dep in &asset.deps {
+        let upstream = repository
+            .asset(&dep.key)
+            .expect("loaded repositories resolve deps");
+        let (keys, nonexistent) = match upstream.partitions_definition() {
+            None => (Vec::new(), Vec::new()),
+            Some(up_def) => {
+                let up_keys = up_def.keyspace(now, &dynamic);
+                let result = dep.mapping.upstream_of(
+                    Sides {
+                        upstream: up_def,
+                        upstream_keys: &up_keys,
+                        downstream: def,
+                        downstream_keys: keyspace,
+                    },
+                    &input,
+                );
+                (
+                    keys_in_order(&up_keys, &result.partitions),
+                    result.nonexistent,
+                )
+            }
+        };
+        deps.push(UpstreamDep {
+            asset: dep.key.to_string(),
+            mapping: dep.mapping.describe(),
+            keys,
+            nonexistent,
+        });
+    }
+    let report = Upstream {
+        asset: asset.key.to_string(),
+        keys: keys_in_order(keyspace, &input),
+        deps,
+    };
+    if args.output.json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{} {}", report.asset, report.keys.join(", "))?;
+        for dep in &report.deps {
+            writeln!(
+                out,
+                "  needs {} ({}): {}",
+                dep.asset,
+                dep.mapping,
+                summarize(&dep.keys)
+            )?;
+            if !dep.nonexistent.is_empty() {
+                writeln!(
+                    out,
+                    "    required but nonexistent: {}",
+                    summarize(&dep.nonexistent)
+                )?;
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn downstream_of(
+    repository: &Repository,
+    asset: &Asset,
+    def: &PartitionsDefinition,
+    keyspace: &Keyspace<'_>,
+    args: &PartitionsArgs,
+    now: i64,
+) -> Result<Outcome, CliError> {
+    let input = input_subset(asset, keyspace, &args.downstream_of)?;
+    let dynamic = NoDynamicPartitions;
+    let mut downstream = Vec::new();
+    for child_key in repository.graph().downstream(&asset.key) {
+        let child = repository.asset(child_key).expect("graph nodes are assets");
+        let dep = child
+            .deps
+            .iter()
+            .find(|d| d.key == asset.key)
+            .expect("an edge is a dependency");
+        let keys = match child.partitions_definition() {
+            None => Vec::new(),
+            Some(child_def) => {
+                let child_keys = child_def.keyspace(now, &dynamic);
+                let subset = dep.mapping.downstream_of(
+                    Sides {
+                        upstream: def,
+                        upstream_keys: keyspace,
+                        downstream: child_def,
+                        downstream_keys: &child_keys,
+                    },
+                    &input,
+                );
+                keys_in_order(&child_keys, &subset)
+            }
+        };
+        downstream.push(DownstreamAsset {
+            asset: child.key.to_string(),
+            mapping: dep.mapping.describe(),
+            keys,
+        });
+    }
+    let report = Downstream {
+        asset: asset.key.to_string(),
+        keys: keys_in_order(keyspace, &input),
+        downstream,
+    };
+    if args.output.json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{} {}", report.asset, report.keys.join(", "))?;
+        for child in &report.downstream {
+            writeln!(
+                out,
+                "  feeds {} ({}): {}",
+                child.asset,
+                child.mapping,
+                summarize(&child.keys)
+            )?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `a, b, c` for short lists; `first … last (n keys)` for long ones.
+fn summarize(keys: &[String]) -> String {
+    match keys.len() {
+        0 => "(none)".into(),
+        1..=6 => keys.join(", "),
+        n => format!("{} … {} ({n} keys)", keys[0], keys[n - 1]),
+    }
+}
+
+/// An instant in RFC 3339 with the offset of the definition's (time dimension's) zone.
+fn rfc3339(def: &PartitionsDefinition, t: i64) -> String {
+    let tz = def
+        .as_time_window()
+        .or_else(|| {
+            def.dimensions()?
+                .iter()
+                .find_map(|(_, d)| d.as_time_window())
+        })
+        .map(|d| d.tz())
+        .unwrap_or(chrono_tz::UTC);
+    strata_core::partitions::time_window::instant(t)
+        .with_timezone(&tz)
+        .to_rfc3339()
+}
