@@ -211,8 +211,11 @@ fn check_partitions(case: &PartitionsCase) -> Result<(), String> {
 /// Cases where Strata deliberately answers differently, and why. Dagster 1.13.28 ignores the
 /// dimension a `MultiToSingleDimensionPartitionMapping` names; Strata honours the declared
 /// `multi_to_single = { dimension = … }`, rejecting a name that is not a dimension or that does
-/// not match the other side, and using it to resolve an otherwise ambiguous inference.
-const DELIBERATE_DEVIATIONS: [&str; 3] = [
+/// not match the other side, and using it to resolve an otherwise ambiguous inference. Dagster
+/// also accepts a `specific` mapping naming keys the upstream does not have (and returns them as
+/// if they existed); Strata rejects it at `strata check`.
+const DELIBERATE_DEVIATIONS: [&str; 4] = [
+    "specific_key_not_in_upstream",
     "multi_to_single_unknown_dimension_is_ignored",
     "multi_to_single_dimension_name_ignored_picks_match",
     "error_multi_to_single_ambiguous_even_with_dimension",

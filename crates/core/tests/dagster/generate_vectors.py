@@ -927,12 +927,14 @@ def run_mapping_case(case):
                 entry["downstream_keys_not_in_definition"] = outside
             downstream_of.append(entry)
 
-        record["upstream_of"] = upstream_of
-        record["downstream_of"] = downstream_of
         failures = [e for e in [*upstream_of, *downstream_of] if "error" in e]
         if failures:
-            # validate_partition_mapping accepted the pair; evaluating it raised.
-            record["evaluation_errors"] = len(failures)
+            # validate_partition_mapping accepted the pair; evaluating it raised. Report it like a
+            # rejected pair, with the first message.
+            record.update({k: failures[0][k] for k in ("error", "error_type", "error_stage")})
+            return record
+        record["upstream_of"] = upstream_of
+        record["downstream_of"] = downstream_of
     return record
 
 
