@@ -341,3 +341,13 @@ fn cron_strings_are_validated() {
         Some("five fields: minute hour day-of-month month day-of-week")
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary text never panics the parser, and whatever parses prints back to itself.
+    #[test]
+    fn parser_is_total_and_canonical(text in "[a-z_ !&|().,'0-9*]{0,40}") {
+        if let Ok(condition) = parse_condition(&text) {
+            proptest::prop_assert_eq!(parse_condition(&condition.to_string()).unwrap(), condition);
+        }
+    }
+}
