@@ -561,10 +561,10 @@ fn selections_in_declarations_must_resolve() {
             "assets/stats/sel.sql:2:40: unknown asset `raw/flightz`\n  hint: did you mean `raw/flights`?"
         ]
     );
-    let project = PROJECT.replace("select = \"group:flights\"", "select = \"group:flight\"");
+    let project = PROJECT.replace("select = \"group:flights\"", "select = \"*raw/flightz\"");
     assert_eq!(
         errors(&project, &valid_assets()),
-        ["strata.toml:42:17: no asset is in group `flight`\n  hint: did you mean `flights`?"]
+        ["strata.toml:42:12: unknown asset `raw/flightz`\n  hint: did you mean `raw/flights`?"]
     );
 }
 
