@@ -77,7 +77,7 @@ pool = "warehouse"
 
 const LANDING: &str = r#"
 source = { path = "landing/*.csv", interval = "5m" }
-freshness = { deadline = "0 9 * * *", lower_bound = "24h", timezone = "America/New_York" }
+kinds = ["csv"]
 "#;
 
 const DAILY_DELAYS: &str = r#"/*---
@@ -249,7 +249,8 @@ fn loads_a_valid_repository() {
         panic!()
     };
     assert_eq!(source.target, SourceTarget::Path("landing/*.csv".into()));
-    assert_eq!(source.interval, Some(Duration::from_secs(300)));
+    assert_eq!(source.interval, Duration::from_secs(300));
+    assert!(landing.kinds.contains("csv") && landing.kinds.contains("source"));
 
     let weekly = repo.find("stats/weekly").unwrap();
     assert_eq!(weekly.backfill, BackfillPolicy::SingleRun);
@@ -668,15 +669,16 @@ fn kind_specific_fields() {
     );
     let source = with(
         "assets/stats/k.toml",
-        "source = { observe = [\"probe\"] }\nautomation = \"eager\"\noutput = \"csv\"\n",
+        "source = { observe = [\"probe\"] }\nautomation = \"eager\"\n",
     );
     assert_eq!(
         errors(PROJECT, &source),
         [
-            "assets/stats/k.toml:2:1: `automation` does not apply to a source asset: it is \
-             observed, never materialized",
-            "assets/stats/k.toml:3:1: `output` applies only to command assets (`.toml` files \
-             with `command = [...]`)",
+            "assets/stats/k.toml:1:10: `source` needs `interval`: how often to observe it\n  \
+             hint: e.g. interval = \"1h\"",
+            "assets/stats/k.toml:2:1: `automation` does not apply to a source asset: Strata \
+             observes it and never materializes it (it takes `source`, `description`, `owners`, \
+             `tags`, `kinds` and `key`)",
         ]
     );
     let sql = with(
