@@ -171,4 +171,17 @@ mod tests {
         }
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn format_and_parse_round_trip(seconds in 0u64..10_000_000) {
+            let duration = Duration::from_secs(seconds);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(duration)).unwrap(), duration);
+        }
+
+        #[test]
+        fn never_panics(text in "[0-9dhms x]{0,12}") {
+            let _ = parse_duration(&text);
+        }
+    }
 }

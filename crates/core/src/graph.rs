@@ -421,4 +421,34 @@ mod tests {
             "`a/b` depends on `a/missing`, which is not an asset"
         );
     }
+
+    proptest::proptest! {
+        /// Random DAGs (edges only from lower to higher node numbers, keys shuffled by
+        /// naming): the order is a permutation in which every edge points forward, and it is
+        /// the same however the input is ordered.
+        #[test]
+        fn order_respects_every_edge(
+            edges in proptest::collection::vec((0usize..30, 0usize..30), 0..80),
+        ) {
+            let name = |i: usize| key(&format!("g/n{:02}", (i * 7) % 30));
+            let mut nodes: Vec<(AssetKey, Vec<AssetKey>)> = (0..30).map(|i| (name(i), vec![])).collect();
+            for (a, b) in &edges {
+                let (up, down) = (a.min(b), a.max(b));
+                if up != down {
+                    nodes[*down].1.push(name(*up));
+                }
+            }
+            let graph = AssetGraph::new(nodes.clone()).unwrap();
+            let order = graph.topological_order().unwrap();
+            proptest::prop_assert_eq!(order.len(), 30);
+            let position: BTreeMap<&AssetKey, usize> = order.iter().enumerate().map(|(i, k)| (k, i)).collect();
+            for (down, ups) in &nodes {
+                for up in ups {
+                    proptest::prop_assert!(position[up] < position[down]);
+                }
+            }
+            nodes.reverse();
+            proptest::prop_assert_eq!(AssetGraph::new(nodes).unwrap().topological_order().unwrap(), order);
+        }
+    }
 }

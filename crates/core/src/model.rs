@@ -320,13 +320,11 @@ pub enum ColumnType {
     Float64,
     /// UTF-8 string.
     Utf8,
-    /// Boolean.
-    Bool,
 }
 
 impl ColumnType {
     /// The names accepted in declarations, in order.
-    pub const NAMES: [&'static str; 4] = ["int64", "float64", "utf8", "bool"];
+    pub const NAMES: [&'static str; 3] = ["int64", "float64", "utf8"];
 
     /// Reads a declared name.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -334,7 +332,6 @@ impl ColumnType {
             "int64" => Self::Int64,
             "float64" => Self::Float64,
             "utf8" => Self::Utf8,
-            "bool" => Self::Bool,
             _ => return None,
         })
     }
@@ -345,8 +342,8 @@ impl ColumnType {
 pub struct SourceCompute {
     /// What is observed.
     pub target: SourceTarget,
-    /// How often to observe it; only on request when absent.
-    pub interval: Option<Duration>,
+    /// How often to observe it.
+    pub interval: Duration,
 }
 
 /// What a source asset observes.

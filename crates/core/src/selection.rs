@@ -115,7 +115,8 @@ impl Selection {
         &self.text
     }
 
-    /// The assets selected, sorted. Unknown keys and groups are errors naming the closest.
+    /// The assets selected, sorted. An unknown key is an error naming the closest key; a group,
+    /// tag or kind that no asset has selects nothing (as in Dagster).
     pub fn resolve(
         &self,
         graph: &AssetGraph,
@@ -142,19 +143,8 @@ impl Selection {
                         selected.extend(graph.descendants(key, *downstream));
                     }
                 }
-                SelectionItem::Group { group, offset } => {
-                    let before = selected.len();
+                SelectionItem::Group { group, .. } => {
                     selected.extend(graph.keys().iter().filter(|k| k.group() == group).cloned());
-                    if selected.len() == before && !graph.keys().iter().any(|k| k.group() == group)
-                    {
-                        let groups: BTreeSet<&str> =
-                            graph.keys().iter().map(|k| k.group()).collect();
-                        return Err(SelectionError {
-                            offset: *offset,
-                            message: format!("no asset is in group `{group}`"),
-                            hint: suggest::did_you_mean(group, groups),
-                        });
-                    }
                 }
                 SelectionItem::Tag { key, value } => selected.extend(
                     graph
@@ -422,12 +412,11 @@ mod tests {
         assert_eq!(error.offset, 6);
         assert_eq!(error.message, "unknown asset `stats/cc`");
         assert_eq!(error.hint.as_deref(), Some("did you mean `stats/c`?"));
-        let error = Selection::parse("group:stat")
+        let nothing = Selection::parse("group:stat")
             .unwrap()
             .resolve(&graph, &attrs)
-            .unwrap_err();
-        assert_eq!(error.message, "no asset is in group `stat`");
-        assert_eq!(error.hint.as_deref(), Some("did you mean `stats`?"));
+            .unwrap();
+        assert!(nothing.is_empty());
     }
 
     #[test]

@@ -532,7 +532,7 @@ impl Parser {
             Param::Cron => {
                 let schedule = CronSchedule::parse(&text).map_err(|e| ConditionError {
                     offset: content_offset,
-                    message: format!("invalid cron schedule '{text}': {e}"),
+                    message: e.to_string(),
                     hint: Some("five fields: minute hour day-of-month month day-of-week".into()),
                 })?;
                 Ok(Arg::Cron(CronArgs {

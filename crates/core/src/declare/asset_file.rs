@@ -72,6 +72,9 @@ const COMMON: &[&str] = &[
 const COMMAND: &[&str] = &["command", "code_files", "output", "inputs", "schema", "env"];
 const COMMAND_ONLY: &str = "applies only to command assets (`.toml` files with `command = [...]`)";
 const SOURCE_ONLY: &str = "applies only to `.toml` assets";
+const SOURCE_FIELDS: &str = "does not apply to a source asset: Strata observes it and never \
+                             materializes it (it takes `source`, `description`, `owners`, `tags`, \
+                             `kinds` and `key`)";
 const SQL_ONLY: &str =
     "applies only to SQL assets (`backfill = \"single_run\"` runs one query over a range)";
 
@@ -297,25 +300,13 @@ fn parse_toml_file(
             );
         }
         (None, Some(_)) => {
-            let source_special: Vec<(&str, &str)> = special
-                .into_iter()
-                .chain(COMMAND.iter().map(|k| (*k, COMMAND_ONLY)))
-                .chain([
-                    (
-                        "deps",
-                        "does not apply to a source asset: Strata observes it, nothing feeds it",
-                    ),
-                    (
-                        "automation",
-                        "does not apply to a source asset: it is observed, never materialized",
-                    ),
-                ])
-                .collect();
-            let allowed: Vec<&str> = COMMON
+            let allowed = ["key", "description", "owners", "tags", "kinds", "source"];
+            let source_special: Vec<(&str, &str)> = COMMON
                 .iter()
-                .copied()
-                .filter(|k| !matches!(*k, "deps" | "automation"))
-                .chain(["source"])
+                .chain(COMMAND)
+                .chain(&["backfill"])
+                .filter(|k| !allowed.contains(*k))
+                .map(|k| (*k, SOURCE_FIELDS))
                 .collect();
             fields::check_keys(sink, root, &allowed, &source_special, "a source asset");
         }
@@ -860,9 +851,14 @@ fn source_compute(sink: &mut FileSink<'_>, value: &Value<'_>) -> Option<SourceCo
             return None;
         }
     };
-    let interval = match get(table, "interval") {
-        Some(v) => Some(fields::positive_duration(sink, v, "source.interval")?),
-        None => None,
+    let Some(interval) = get(table, "interval") else {
+        sink.span(
+            value.span(),
+            "`source` needs `interval`: how often to observe it",
+            Some("e.g. interval = \"1h\"".into()),
+        );
+        return None;
     };
+    let interval = fields::positive_duration(sink, interval, "source.interval")?;
     Some(SourceCompute { target, interval })
 }

@@ -287,7 +287,7 @@ pub(crate) fn cron(
         Err(error) => {
             sink.span(
                 value.span(),
-                format!("`{what}`: invalid cron schedule \"{text}\": {error}"),
+                format!("`{what}`: {error}"),
                 Some(
                     "five fields: minute hour day-of-month month day-of-week, e.g. \"0 9 * * *\""
                         .into(),

@@ -109,7 +109,11 @@ pub fn load_repository(
                 Some((spec, _)) => PartitionMapping::from_spec(spec),
                 None => PartitionMapping::default_for(up_def, down_def),
             };
-            if up.partitions_ok
+            // Declared mappings are checked; inferred ones only between two partitioned assets
+            // (toward or from an unpartitioned asset the inferred `all` always holds).
+            let checked = dep.mapping.is_some() || (up_def.is_some() && down_def.is_some());
+            if checked
+                && up.partitions_ok
                 && draft.partitions_ok
                 && let Err(reason) = mapping.validate(up_def, down_def)
             {

@@ -77,7 +77,7 @@ pool = "warehouse"
 
 const LANDING: &str = r#"
 source = { path = "landing/*.csv", interval = "5m" }
-freshness = { deadline = "0 9 * * *", lower_bound = "24h", timezone = "America/New_York" }
+kinds = ["csv"]
 "#;
 
 const DAILY_DELAYS: &str = r#"/*---
@@ -103,7 +103,7 @@ FROM raw.flights GROUP BY carrier
 "#;
 
 const WEEKLY: &str = r#"/*---
-partitions = { weekly = { start = "2013-01-01" } }
+partitions = { weekly = { start = "2013-01-01", timezone = "America/New_York" } }
 freshness = { partition_lag = "9h", warn_partition_lag = "6h", lookback = "7d" }
 backfill = "single_run"
 automation = "on_cron('0 9 * * 1', 'America/New_York') & !any_deps_missing"
@@ -249,7 +249,8 @@ fn loads_a_valid_repository() {
         panic!()
     };
     assert_eq!(source.target, SourceTarget::Path("landing/*.csv".into()));
-    assert_eq!(source.interval, Some(Duration::from_secs(300)));
+    assert_eq!(source.interval, Duration::from_secs(300));
+    assert!(landing.kinds.contains("csv") && landing.kinds.contains("source"));
 
     let weekly = repo.find("stats/weekly").unwrap();
     assert_eq!(weekly.backfill, BackfillPolicy::SingleRun);
@@ -561,10 +562,10 @@ fn selections_in_declarations_must_resolve() {
             "assets/stats/sel.sql:2:40: unknown asset `raw/flightz`\n  hint: did you mean `raw/flights`?"
         ]
     );
-    let project = PROJECT.replace("select = \"group:flights\"", "select = \"group:flight\"");
+    let project = PROJECT.replace("select = \"group:flights\"", "select = \"*raw/flightz\"");
     assert_eq!(
         errors(&project, &valid_assets()),
-        ["strata.toml:42:17: no asset is in group `flight`\n  hint: did you mean `flights`?"]
+        ["strata.toml:42:12: unknown asset `raw/flightz`\n  hint: did you mean `raw/flights`?"]
     );
 }
 
@@ -668,15 +669,16 @@ fn kind_specific_fields() {
     );
     let source = with(
         "assets/stats/k.toml",
-        "source = { observe = [\"probe\"] }\nautomation = \"eager\"\noutput = \"csv\"\n",
+        "source = { observe = [\"probe\"] }\nautomation = \"eager\"\n",
     );
     assert_eq!(
         errors(PROJECT, &source),
         [
-            "assets/stats/k.toml:2:1: `automation` does not apply to a source asset: it is \
-             observed, never materialized",
-            "assets/stats/k.toml:3:1: `output` applies only to command assets (`.toml` files \
-             with `command = [...]`)",
+            "assets/stats/k.toml:1:10: `source` needs `interval`: how often to observe it\n  \
+             hint: e.g. interval = \"1h\"",
+            "assets/stats/k.toml:2:1: `automation` does not apply to a source asset: Strata \
+             observes it and never materializes it (it takes `source`, `description`, `owners`, \
+             `tags`, `kinds` and `key`)",
         ]
     );
     let sql = with(
@@ -692,7 +694,7 @@ fn kind_specific_fields() {
     );
     let single = with(
         "assets/stats/k.sql",
-        "/*---\npartitions = { daily = { start = \"2013-01-01\" } }\nbackfill = \"single_run\"\n---*/\nSELECT carrier FROM raw.flights",
+        "/*---\npartitions = { daily = { start = \"2013-01-01\", timezone = \"America/New_York\" } }\nbackfill = \"single_run\"\n---*/\nSELECT carrier FROM raw.flights",
     );
     assert_eq!(
         errors(PROJECT, &single),
@@ -706,28 +708,19 @@ fn kind_specific_fields() {
 
 #[test]
 fn bad_crons_are_reported_where_written() {
-    // Skipped while the cron parser is a stub that accepts everything.
-    if crate::cron::CronSchedule::parse("not a cron").is_ok() {
-        return;
-    }
     let assets = with(
         "assets/stats/c.sql",
         "/*---\nfreshness = { deadline = \"0 25 * * *\", lower_bound = \"1h\" }\nautomation = \"on_cron('61 * * * *')\"\n---*/\nSELECT 1",
     );
-    let shown = errors(PROJECT, &assets);
-    assert_eq!(shown.len(), 2, "{shown:?}");
-    assert!(
-        shown[0].starts_with(
-            "assets/stats/c.sql:2:26: `freshness.deadline`: invalid cron schedule \"0 25 * * *\": "
-        ),
-        "{}",
-        shown[0]
-    );
-    assert!(
-        shown[1].starts_with(
-            "assets/stats/c.sql:3:23: `automation`: invalid cron schedule '61 * * * *': "
-        ),
-        "{}",
-        shown[1]
+    assert_eq!(
+        errors(PROJECT, &assets),
+        [
+            "assets/stats/c.sql:2:26: `freshness.deadline`: invalid cron schedule `0 25 * * *`: \
+             25 is out of range for the hour field (0-23)\n  hint: five fields: minute hour \
+             day-of-month month day-of-week, e.g. \"0 9 * * *\"",
+            "assets/stats/c.sql:3:24: `automation`: invalid cron schedule `61 * * * *`: 61 is \
+             out of range for the minute field (0-59)\n  hint: five fields: minute hour \
+             day-of-month month day-of-week",
+        ]
     );
 }
