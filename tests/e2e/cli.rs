@@ -206,7 +206,10 @@ fn bad_arguments_exit_2_with_a_precise_message() {
             ],
             "is not a partition of `raw/flights`",
         ),
-        (&["assets", "group:flihgts,raw/flights+"], "flights"),
+        (
+            &["assets", "group:flights,flights/daly_delays+"],
+            "did you mean `flights/daily_delays`",
+        ),
     ];
     for (args, expected) in cases {
         let output = strata(&root(), args);

@@ -31,10 +31,14 @@ pub(crate) fn run(
     json: bool,
 ) -> Result<Outcome, CliError> {
     let keys = select(repository, selection.unwrap_or("*"))?;
-    let assets: Vec<AssetJson<'_>> = keys
-        .iter()
+    // Upstream assets first, alphabetical among equals.
+    let assets: Vec<AssetJson<'_>> = repository
+        .topological_order()
+        .into_iter()
+        .filter(|key| keys.contains(key))
         .map(|key| {
-            let asset = repository.asset(key).expect("selected keys exist");
+            let asset = repository.asset(&key).expect("selected keys exist");
+            let key = &asset.key;
             AssetJson {
                 key: key.to_string(),
                 group: key.group(),
