@@ -7,7 +7,7 @@ fn check_passes_on_the_example() {
     let output = strata(&root(), &["check"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stdout(&output).starts_with("ok: 15 assets"),
+        stdout(&output).starts_with("ok  flights: 15 assets, 17 dependencies"),
         "{}",
         stdout(&output)
     );
@@ -28,7 +28,7 @@ fn check_reports_every_error_with_its_position_and_changes_nothing() {
         "a/cycle_one",
         // A misspelled time zone.
         "assets/b/bad_timezone.toml:3:",
-        "America/New_Yrok",
+        "did you mean `America/New_York`?",
         // An hour that does not exist in a cron schedule.
         "assets/b/bad_cron.toml:3:",
         "out of range for the hour field",

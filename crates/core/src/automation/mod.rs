@@ -256,9 +256,11 @@ impl Named {
                 handled(C::NewlyTrue(Box::new(op(O::Missing)))),
                 not(named(Named::AnyDepsMissing)),
             ]),
+            // As the automation issue defines it: every stale partition in the lookback, paced
+            // by the daemon's `max_runs_per_tick`, not only the newly stale ones.
             Named::RefreshStale(lookback) => C::And(vec![
+                op(O::Stale),
                 op(O::InLatestTimeWindow(Some(*lookback))),
-                handled(C::NewlyTrue(Box::new(op(O::Stale)))),
                 not(named(Named::AnyDepsMissing)),
                 not(named(Named::AnyDepsInProgress)),
                 not(op(O::InProgress)),

@@ -152,8 +152,7 @@ fn built_ins_expand_to_dagsters_definitions() {
         ),
         (
             "refresh_stale('7d')",
-            "in_latest_time_window('7d') \
-             & stale.newly_true().since(newly_requested | newly_updated | initial_evaluation) \
+            "stale & in_latest_time_window('7d') \
              & !any_deps_match(missing & !will_be_requested) \
              & !any_deps_match(in_progress) & !in_progress",
         ),

@@ -874,10 +874,9 @@ impl MultiPartitions {
 }
 
 fn parse_timezone(name: &str) -> Result<Tz, PartitionsError> {
-    name.parse::<Tz>().map_err(|_| {
-        PartitionsError(format!(
-            "unknown time zone `{name}`; use an IANA name such as `UTC`, `America/New_York` or `Europe/Berlin`"
-        ))
+    crate::suggest::parse_timezone(name).map_err(|(message, hint)| match hint {
+        Some(hint) => PartitionsError(format!("{message}; {hint}")),
+        None => PartitionsError(message),
     })
 }
 

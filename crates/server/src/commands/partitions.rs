@@ -60,10 +60,22 @@ pub(crate) fn run(repository: &Repository, args: &PartitionsArgs) -> Result<Outc
     let asset = find_asset(repository, &args.asset)?;
     let now = clock::now(args.now.as_deref())?.timestamp();
     let Some(def) = asset.partitions_definition() else {
-        return Err(CliError::Usage(format!(
-            "`{}` is not partitioned: it is materialized as a whole",
-            asset.key
-        )));
+        if !args.upstream_of.is_empty() || !args.downstream_of.is_empty() {
+            return Err(CliError::Usage(format!(
+                "`{}` is not partitioned: it is materialized as a whole, so it has no keys to map",
+                asset.key
+            )));
+        }
+        if args.output.json {
+            print_json(&Listing {
+                asset: asset.key.to_string(),
+                count: 0,
+                partitions: Vec::new(),
+            })?;
+        } else {
+            println!("{}: not partitioned (materialized as a whole)", asset.key);
+        }
+        return Ok(Outcome::Ok);
     };
     // Dynamic keys are stored by the instance; until storage exists, sets are empty.
     let dynamic = NoDynamicPartitions;
