@@ -67,6 +67,25 @@ pub struct Sides<'a, 'k> {
     pub downstream_keys: &'a Keyspace<'k>,
 }
 
+impl<'a, 'k> Sides<'a, 'k> {
+    /// Both sides as time-window definitions with their keyspaces (upstream, downstream).
+    fn time_windows(&self) -> Option<(WindowSide<'a, 'k>, WindowSide<'a, 'k>)> {
+        match (self.upstream_keys, self.downstream_keys) {
+            (Keyspace::TimeWindow(up_keys), Keyspace::TimeWindow(down_keys)) => Some((
+                WindowSide {
+                    def: self.upstream.as_time_window()?,
+                    keys: up_keys,
+                },
+                WindowSide {
+                    def: self.downstream.as_time_window()?,
+                    keys: down_keys,
+                },
+            )),
+            _ => None,
+        }
+    }
+}
+
 impl PartitionMapping {
     /// Builds a mapping from its spec.
     pub fn from_spec(spec: &MappingSpec) -> Self {
@@ -351,30 +370,13 @@ impl PartitionMapping {
                 end_offset,
                 allow_nonexistent,
             } => {
-                let (
-                    Some(down),
-                    Some(up),
-                    Keyspace::TimeWindow(down_ks),
-                    Keyspace::TimeWindow(up_ks),
-                ) = (
-                    sides.downstream.as_time_window(),
-                    sides.upstream.as_time_window(),
-                    sides.downstream_keys,
-                    sides.upstream_keys,
-                )
-                else {
+                let Some((up, down)) = sides.time_windows() else {
                     return exists_only(PartitionSubset::empty());
                 };
-                let windows = subset_windows(down, down_ks, downstream);
+                let windows = subset_windows(down.def, down.keys, downstream);
                 let (partitions, nonexistent) = map_windows(
-                    &WindowSide {
-                        def: down,
-                        keys: down_ks,
-                    },
-                    &WindowSide {
-                        def: up,
-                        keys: up_ks,
-                    },
+                    &down,
+                    &up,
                     &windows,
                     *start_offset,
                     *end_offset,
@@ -437,30 +439,13 @@ impl PartitionMapping {
                 end_offset,
                 allow_nonexistent,
             } => {
-                let (
-                    Some(down),
-                    Some(up),
-                    Keyspace::TimeWindow(down_ks),
-                    Keyspace::TimeWindow(up_ks),
-                ) = (
-                    sides.downstream.as_time_window(),
-                    sides.upstream.as_time_window(),
-                    sides.downstream_keys,
-                    sides.upstream_keys,
-                )
-                else {
+                let Some((up, down)) = sides.time_windows() else {
                     return PartitionSubset::empty();
                 };
-                let windows = subset_windows(up, up_ks, upstream);
+                let windows = subset_windows(up.def, up.keys, upstream);
                 map_windows(
-                    &WindowSide {
-                        def: up,
-                        keys: up_ks,
-                    },
-                    &WindowSide {
-                        def: down,
-                        keys: down_ks,
-                    },
+                    &up,
+                    &down,
                     &windows,
                     -end_offset,
                     -start_offset,
