@@ -456,21 +456,6 @@ impl TimeWindowPartitions {
         result
     }
 
-    /// Sorts keys of this definition by their window start.
-    pub fn sort_keys_by_time(&self, keys: &mut [String]) -> Option<Vec<String>> {
-        let mut keyed: Vec<(i64, String)> = keys
-            .iter()
-            .map(|k| {
-                (
-                    self.window_of_key(k).map_or(i64::MAX, |w| w.start),
-                    k.clone(),
-                )
-            })
-            .collect();
-        keyed.sort();
-        Some(keyed.into_iter().map(|(_, k)| k).collect())
-    }
-
     fn is_excluded(&self, tick: i64) -> bool {
         self.exclusions.iter().any(|exclusion| match exclusion {
             Exclusion::Instant(t) => *t == tick,

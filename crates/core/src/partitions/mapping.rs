@@ -770,23 +770,17 @@ fn map_windows(
     if windows.is_empty() {
         return (PartitionSubset::empty(), Vec::new());
     }
-    let to_subset = |ws: &[TimeWindow]| {
-        PartitionSubset::from_ranges(ws.iter().map(|w| {
-            to.keys.first_index_starting_at_or_after(w.start)
-                ..to.keys.first_index_starting_at_or_after(w.end)
-        }))
-    };
     let first_start = windows[0].start;
     if start_offset == 0 && end_offset == 0 {
         if from.def == to.def {
-            return (to_subset(windows), Vec::new());
+            return (starting_in(to, windows), Vec::new());
         }
         let covers_start = from.def.start() >= to.def.start() || first_start >= to.def.start();
         if from.def.equal_except_for_start_or_end(to.def)
             && covers_start
             && (to.def.end().is_none() || from.def.end().is_some_and(|fe| to.def.end() >= Some(fe)))
         {
-            return (unclamped_subset(to, windows), Vec::new());
+            return (starting_in(to, windows), Vec::new());
         }
         let from_last_end = (!from.keys.is_empty())
             .then(|| from.keys.window(from.keys.len() - 1).expect("last").end);
@@ -797,7 +791,7 @@ fn map_windows(
             && covers_start
             && matches!((from_last_end, to_last_end), (Some(f), Some(t)) if f <= t)
         {
-            return (unclamped_subset(to, windows), Vec::new());
+            return (starting_in(to, windows), Vec::new());
         }
         if windows.last().expect("non-empty").end <= to.def.start() {
             let nonexistent = if allow_nonexistent {
@@ -805,7 +799,8 @@ fn map_windows(
             } else {
                 windows
                     .iter()
-                    .flat_map(|w| keys_in_window(to.def, *w))
+                    .flat_map(|w| ticks_in_window(to.def, *w))
+                    .map(|t| to.def.format_key(t))
                     .collect()
             };
             return (PartitionSubset::empty(), nonexistent);
@@ -845,7 +840,8 @@ fn map_windows(
     }
 
     let mut kept: Vec<TimeWindow> = Vec::new();
-    let mut nonexistent: Vec<String> = Vec::new();
+    // Window starts, so the keys come out in time order without duplicates.
+    let mut nonexistent: BTreeSet<i64> = BTreeSet::new();
     for w in &mapped {
         if let Some((first, last)) = bounds
             && w.start <= last.start
@@ -873,40 +869,37 @@ fn map_windows(
             _ => None,
         };
         if let Some(invalid) = invalid {
-            for key in keys_in_window(to.def, invalid) {
-                if !nonexistent.contains(&key) {
-                    nonexistent.push(key);
-                }
-            }
+            nonexistent.extend(ticks_in_window(to.def, invalid));
         }
     }
-    if let Some(keys) = to.def.sort_keys_by_time(&mut nonexistent) {
-        nonexistent = keys;
-    }
-    (to_subset(&kept), nonexistent)
+    let nonexistent = nonexistent
+        .into_iter()
+        .map(|t| to.def.format_key(t))
+        .collect();
+    (starting_in(to, &kept), nonexistent)
 }
 
-/// The windows of `to` starting within `windows`, without clamping to what exists: Dagster's
-/// fast paths relabel the windows directly. Windows past the keyspace are dropped here, since a
-/// subset holds existing partitions only.
-fn unclamped_subset(to: &WindowSide<'_, '_>, windows: &[TimeWindow]) -> PartitionSubset {
+/// The existing partitions of `to` whose windows start within `windows`. Dagster's fast paths
+/// relabel windows without clamping; keys past the keyspace are dropped here, since a subset
+/// holds existing partitions only.
+fn starting_in(to: &WindowSide<'_, '_>, windows: &[TimeWindow]) -> PartitionSubset {
     PartitionSubset::from_ranges(windows.iter().map(|w| {
         to.keys.first_index_starting_at_or_after(w.start)
             ..to.keys.first_index_starting_at_or_after(w.end)
     }))
 }
 
-/// Keys of the definition's windows starting in `window`, whether or not they exist now.
-fn keys_in_window(def: &TimeWindowPartitions, window: TimeWindow) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut tick = def.schedule().tick_at_or_after(window.start);
-    while tick < window.end {
-        if !def.is_excluded_tick(tick) {
-            keys.push(def.format_key(tick));
-        }
-        tick = def.schedule().next_tick(tick);
-    }
-    keys
+/// Starts of the definition's (non-excluded) windows starting in `window`, whether or not
+/// they exist now.
+fn ticks_in_window(
+    def: &TimeWindowPartitions,
+    window: TimeWindow,
+) -> impl Iterator<Item = i64> + '_ {
+    std::iter::successors(Some(def.schedule().tick_at_or_after(window.start)), |&t| {
+        Some(def.schedule().next_tick(t))
+    })
+    .take_while(move |&t| t < window.end)
+    .filter(|&t| !def.is_excluded_tick(t))
 }
 
 /// Dagster's `_offsetted_datetime_with_bounds`: shift by whole windows of `def`, never past the

@@ -64,7 +64,7 @@ pub(crate) fn run(loaded: &Loaded, json: bool) -> Result<Outcome, CliError> {
                     ..Report::default()
                 })?;
             } else {
-                print_diagnostics(diagnostics)?;
+                print_diagnostics(diagnostics);
                 eprintln!(
                     "{} error{}; nothing was loaded",
                     diagnostics.len(),
@@ -140,9 +140,8 @@ fn print_summary(report: &Report<'_>) {
 }
 
 /// Prints each diagnostic as `path:line:col: message` (+ hint) to stderr.
-pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) -> Result<(), CliError> {
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic]) {
     for diagnostic in diagnostics {
         eprintln!("{diagnostic}");
     }
-    Ok(())
 }

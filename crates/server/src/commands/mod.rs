@@ -22,7 +22,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
     let repository = match loaded {
         Loaded::Ok(repository) => repository,
         Loaded::Invalid(diagnostics) => {
-            check::print_diagnostics(&diagnostics)?;
+            check::print_diagnostics(&diagnostics);
             eprintln!(
                 "the repository has {} error{}; nothing was loaded (`strata check` lists them)",
                 diagnostics.len(),

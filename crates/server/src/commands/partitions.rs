@@ -240,13 +240,7 @@ fn downstream_of(
     let input = input_subset(asset, keyspace, &args.downstream_of)?;
     let dynamic = NoDynamicPartitions;
     let mut downstream = Vec::new();
-    for child_key in repository.graph().downstream(&asset.key) {
-        let child = repository.asset(child_key).expect("graph nodes are assets");
-        let dep = child
-            .deps
-            .iter()
-            .find(|d| d.key == asset.key)
-            .expect("an edge is a dependency");
+    for (child, dep) in repository.dependents(&asset.key) {
         let keys = match child.partitions_definition() {
             None => Vec::new(),
             Some(child_def) => {
