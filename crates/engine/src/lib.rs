@@ -1,0 +1,1 @@
+//! Strata's engine (placeholder until the commit protocol lands).

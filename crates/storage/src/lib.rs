@@ -1,0 +1,1 @@
+//! Strata's instance storage (placeholder until the storage modules land).
