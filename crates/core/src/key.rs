@@ -76,6 +76,20 @@ impl std::str::FromStr for AssetKey {
     }
 }
 
+/// Serialized as its text, `group/name`, so events and API bodies read naturally.
+impl serde::Serialize for AssetKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AssetKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +115,19 @@ mod tests {
         ] {
             assert!(AssetKey::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn serializes_as_its_text_and_validates_on_the_way_back() {
+        let key = AssetKey::parse("flights/daily_delays").unwrap();
+        assert_eq!(
+            serde_json::to_string(&key).unwrap(),
+            "\"flights/daily_delays\""
+        );
+        assert_eq!(
+            serde_json::from_str::<AssetKey>("\"flights/daily_delays\"").unwrap(),
+            key
+        );
+        assert!(serde_json::from_str::<AssetKey>("\"../etc\"").is_err());
     }
 }

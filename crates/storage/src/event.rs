@@ -1,0 +1,440 @@
+//! The events of the append-only log: every fact Strata records about runs, steps and asset
+//! partitions. Every state Strata shows is derivable from these; the indexes are a cache of them
+//! kept in the same transaction.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use strata_core::key::AssetKey;
+use strata_core::model::Severity;
+
+/// Milliseconds since the Unix epoch. Callers pass it: storage never reads the clock, so
+/// `STRATA_NOW` replays record exactly the times they were given.
+pub type Millis = i64;
+
+/// The position of an event in the log: strictly increasing, never reused.
+pub type EventId = i64;
+
+/// An event with its place in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Its position in the log.
+    pub id: EventId,
+    /// When it happened.
+    pub timestamp: Millis,
+    /// What happened.
+    pub event: Event,
+}
+
+/// One fact, as appended to the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A run was created and waits to start.
+    RunQueued {
+        /// The run.
+        run_id: String,
+        /// The backfill that launched it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backfill_id: Option<String>,
+        /// What it materializes, as the user asked (a selection, a description).
+        description: String,
+        /// How many steps (asset partitions) it plans.
+        steps: u64,
+        /// Free-form tags (who launched it, from where).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<String, String>,
+    },
+    /// A run started executing.
+    RunStarted {
+        /// The run.
+        run_id: String,
+    },
+    /// Every step of a run succeeded.
+    RunSucceeded {
+        /// The run.
+        run_id: String,
+    },
+    /// A run ended with a failure.
+    RunFailed {
+        /// The run.
+        run_id: String,
+        /// Why.
+        error: String,
+    },
+    /// Someone asked a run to stop; executors poll this flag.
+    RunCancelRequested {
+        /// The run.
+        run_id: String,
+    },
+    /// A run stopped because it was canceled.
+    RunCanceled {
+        /// The run.
+        run_id: String,
+    },
+    /// A step (one asset partition of a run) started an attempt.
+    StepStarted {
+        /// The run.
+        run_id: String,
+        /// The asset.
+        asset: AssetKey,
+        /// The partition, `None` when unpartitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// The attempt, from 1.
+        attempt: u32,
+    },
+    /// A step succeeded.
+    StepSucceeded {
+        /// The run.
+        run_id: String,
+        /// The asset.
+        asset: AssetKey,
+        /// The partition, `None` when unpartitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+    },
+    /// A step failed for good (no retry left); its partition is now "failed".
+    StepFailed {
+        /// The run.
+        run_id: String,
+        /// The asset.
+        asset: AssetKey,
+        /// The partition, `None` when unpartitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why.
+        error: String,
+    },
+    /// A step attempt failed and will be retried after `delay_ms`.
+    StepRetrying {
+        /// The run.
+        run_id: String,
+        /// The asset.
+        asset: AssetKey,
+        /// The partition, `None` when unpartitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// The attempt that failed.
+        attempt: u32,
+        /// The wait before the next attempt.
+        delay_ms: u64,
+        /// Why the attempt failed.
+        error: String,
+    },
+    /// The commit of one asset partition: its files are now the current data.
+    Materialization(Materialization),
+    /// A source asset (or a command) reported the current version of external data.
+    Observation(Observation),
+    /// A quality check ran.
+    CheckEvaluation(CheckEvaluation),
+    /// A line of a run's log.
+    Log {
+        /// The run.
+        run_id: String,
+        /// The asset of the step that logged, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asset: Option<AssetKey>,
+        /// The partition of the step that logged, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// `debug`, `info`, `warn` or `error`.
+        level: LogLevel,
+        /// The text.
+        message: String,
+    },
+    /// A persistent request over many partitions.
+    BackfillCreated {
+        /// The backfill.
+        backfill_id: String,
+        /// The selection it covers, as the user wrote it.
+        selection: String,
+        /// The partition set, as the user wrote it (a range, `missing`, …).
+        partitions: String,
+        /// How many asset partitions it requests.
+        requested: u64,
+    },
+    /// A backfill's counts moved (absolute values, so replays are idempotent).
+    BackfillProgressed {
+        /// The backfill.
+        backfill_id: String,
+        /// Asset partitions materialized so far.
+        completed: u64,
+        /// Asset partitions failed so far.
+        failed: u64,
+    },
+    /// A backfill ended.
+    BackfillFinished {
+        /// The backfill.
+        backfill_id: String,
+        /// How.
+        status: BackfillStatus,
+    },
+    /// Keys were added to a dynamic partitions set (keys it already has are ignored).
+    DynamicPartitionsAdded {
+        /// The set.
+        name: String,
+        /// The keys, in order.
+        keys: Vec<String>,
+    },
+    /// Keys were removed from a dynamic partitions set.
+    DynamicPartitionsRemoved {
+        /// The set.
+        name: String,
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// The garbage collector deleted superseded or orphaned files.
+    FilesDeleted {
+        /// The IO manager holding them.
+        io_manager: String,
+        /// Their paths, relative to its root.
+        paths: Vec<String>,
+    },
+}
+
+/// The commit of one asset partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Materialization {
+    /// The asset.
+    pub asset: AssetKey,
+    /// The partition, `None` when unpartitioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// The run that wrote it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The id of this materialization: the last segment of its immutable storage path.
+    pub materialization_id: String,
+    /// The IO manager holding its files.
+    pub io_manager: String,
+    /// Its files, relative to the IO manager's root.
+    pub files: Vec<FileRef>,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Free metadata (schema, duration, user values).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// The asset's code version when it was computed.
+    pub code_version: String,
+    /// The data version of what it wrote.
+    pub data_version: String,
+    /// What it read: for each dependency, the upstream partitions and their data versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<ConsumedInput>,
+}
+
+/// One stored file of a materialization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// The path relative to the IO manager's root.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// What a materialization read from one dependency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumedInput {
+    /// The upstream asset.
+    pub asset: AssetKey,
+    /// The partitions read, as contiguous runs of the upstream definition's keys.
+    pub ranges: Vec<ConsumedRange>,
+}
+
+/// A contiguous run of upstream partitions read by one materialization, stored as its two
+/// ends and one digest, so an `all` or rolling-window dependency over thousands of partitions
+/// costs one entry instead of thousands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumedRange {
+    /// The first key (`None` for an unpartitioned upstream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    /// The last key, inclusive (`None` for an unpartitioned upstream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+    /// How many partitions the run holds.
+    pub count: u64,
+    /// The data version read: the partition's own when `count == 1`, otherwise a digest of the
+    /// (key, data version) pairs in key order — equal exactly when every one of them is equal.
+    pub data_version: String,
+}
+
+/// A source asset's (or command's) report of external data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The asset.
+    pub asset: AssetKey,
+    /// The partition, `None` when unpartitioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// The run that observed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The data version observed.
+    pub data_version: String,
+    /// Free metadata.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// One quality check's result on one partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckEvaluation {
+    /// The asset.
+    pub asset: AssetKey,
+    /// The partition, `None` when unpartitioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// The run that checked, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The check's name.
+    pub check: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// Its severity.
+    pub severity: Severity,
+    /// Whether a failure blocks downstream partitions.
+    #[serde(default)]
+    pub blocking: bool,
+    /// Free metadata (failing rows, counts).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// A log line's level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// Detail.
+    Debug,
+    /// Progress.
+    Info,
+    /// Something to look at.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+/// How a backfill ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStatus {
+    /// Still running.
+    Requested,
+    /// Every requested partition was attempted and none failed.
+    Completed,
+    /// Some partitions failed.
+    Failed,
+    /// Canceled by a user.
+    Canceled,
+}
+
+impl BackfillStatus {
+    /// The lowercase name stored in indexes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+impl Event {
+    /// The event's kind, as stored in the log's `kind` column (its serde tag).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RunQueued { .. } => "run_queued",
+            Self::RunStarted { .. } => "run_started",
+            Self::RunSucceeded { .. } => "run_succeeded",
+            Self::RunFailed { .. } => "run_failed",
+            Self::RunCancelRequested { .. } => "run_cancel_requested",
+            Self::RunCanceled { .. } => "run_canceled",
+            Self::StepStarted { .. } => "step_started",
+            Self::StepSucceeded { .. } => "step_succeeded",
+            Self::StepFailed { .. } => "step_failed",
+            Self::StepRetrying { .. } => "step_retrying",
+            Self::Materialization(_) => "materialization",
+            Self::Observation(_) => "observation",
+            Self::CheckEvaluation(_) => "check_evaluation",
+            Self::Log { .. } => "log",
+            Self::BackfillCreated { .. } => "backfill_created",
+            Self::BackfillProgressed { .. } => "backfill_progressed",
+            Self::BackfillFinished { .. } => "backfill_finished",
+            Self::DynamicPartitionsAdded { .. } => "dynamic_partitions_added",
+            Self::DynamicPartitionsRemoved { .. } => "dynamic_partitions_removed",
+            Self::FilesDeleted { .. } => "files_deleted",
+        }
+    }
+
+    /// The run it belongs to, if any (indexed, for a run's event stream).
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            Self::RunQueued { run_id, .. }
+            | Self::RunStarted { run_id }
+            | Self::RunSucceeded { run_id }
+            | Self::RunFailed { run_id, .. }
+            | Self::RunCancelRequested { run_id }
+            | Self::RunCanceled { run_id }
+            | Self::StepStarted { run_id, .. }
+            | Self::StepSucceeded { run_id, .. }
+            | Self::StepFailed { run_id, .. }
+            | Self::StepRetrying { run_id, .. }
+            | Self::Log { run_id, .. } => Some(run_id),
+            Self::Materialization(m) => m.run_id.as_deref(),
+            Self::Observation(o) => o.run_id.as_deref(),
+            Self::CheckEvaluation(c) => c.run_id.as_deref(),
+            Self::BackfillCreated { .. }
+            | Self::BackfillProgressed { .. }
+            | Self::BackfillFinished { .. }
+            | Self::DynamicPartitionsAdded { .. }
+            | Self::DynamicPartitionsRemoved { .. }
+            | Self::FilesDeleted { .. } => None,
+        }
+    }
+
+    /// The asset partition it is about, if any (indexed, for an asset's history).
+    pub fn asset_partition(&self) -> Option<(&AssetKey, Option<&str>)> {
+        match self {
+            Self::StepStarted {
+                asset, partition, ..
+            }
+            | Self::StepSucceeded {
+                asset, partition, ..
+            }
+            | Self::StepFailed {
+                asset, partition, ..
+            }
+            | Self::StepRetrying {
+                asset, partition, ..
+            } => Some((asset, partition.as_deref())),
+            Self::Log {
+                asset: Some(asset),
+                partition,
+                ..
+            } => Some((asset, partition.as_deref())),
+            Self::Materialization(m) => Some((&m.asset, m.partition.as_deref())),
+            Self::Observation(o) => Some((&o.asset, o.partition.as_deref())),
+            Self::CheckEvaluation(c) => Some((&c.asset, c.partition.as_deref())),
+            _ => None,
+        }
+    }
+
+    /// The backfill it is about, if any.
+    pub fn backfill_id(&self) -> Option<&str> {
+        match self {
+            Self::RunQueued { backfill_id, .. } => backfill_id.as_deref(),
+            Self::BackfillCreated { backfill_id, .. }
+            | Self::BackfillProgressed { backfill_id, .. }
+            | Self::BackfillFinished { backfill_id, .. } => Some(backfill_id),
+            _ => None,
+        }
+    }
+}

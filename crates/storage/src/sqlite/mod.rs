@@ -1,0 +1,334 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! One writer connection serializes appends inside this process (SQLite allows one writer at a
+//! time anyway; `BEGIN IMMEDIATE` and a busy timeout make other processes — `strata serve`
+//! beside a CLI — wait their turn instead of failing). Reads use a small pool of their own
+//! connections, which WAL lets run beside the writer. Every call runs on tokio's blocking pool
+//! so async callers never block a runtime thread on disk.
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction survives the process
+//! being killed (`kill -9`) at any point — it is in the WAL, which the next open replays; only
+//! an operating-system crash or power loss can drop the last transactions, and never corrupts
+//! the database.
+
+mod apply;
+mod migrations;
+mod queries;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use strata_core::key::AssetKey;
+use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
+
+use crate::error::StorageError;
+use crate::event::{Event, EventId, EventRecord, Millis};
+use crate::records::{
+    BackfillRecord, CollectableFile, CurrentMaterialization, Lease, RunFilter, RunRecord,
+    StepRecord,
+};
+use crate::status::PartitionStatus;
+use crate::storage::Storage;
+
+/// Instance storage in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(error: rusqlite::Error) -> StorageError {
+    StorageError::Backend(error.to_string())
+}
+
+impl SqliteStorage {
+    /// Opens (creating it and its folder when missing) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let location = path.display().to_string();
+        let open_error = |reason: String| StorageError::Open {
+            location: location.clone(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| open_error(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut writer = connect(path).map_err(|e| open_error(e.to_string()))?;
+        migrations::migrate(&mut writer, &location)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> i64 {
+        migrations::latest_version()
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| StorageError::Backend("the writer connection was poisoned".into()))?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `f` with a reader connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => connect(&inner.path).map_err(backend)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+    }
+
+    /// Runs a synchronous read that borrows from the caller (the keyspace of a status query)
+    /// on the current thread, inside `block_in_place` when on a multi-threaded runtime.
+    fn read_here<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let run = || {
+            let pooled = self
+                .inner
+                .readers
+                .lock()
+                .ok()
+                .and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => connect(&self.inner.path).map_err(backend)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = self.inner.readers.lock() {
+                pool.push(conn);
+            }
+            result
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StorageError::Backend(format!("a storage task panicked: {e}")))?
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn append(
+        &self,
+        timestamp: Millis,
+        events: Vec<Event>,
+    ) -> Result<Vec<EventId>, StorageError> {
+        for event in &events {
+            apply::validate(event)?;
+        }
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let ids = events
+                .iter()
+                .map(|event| apply::append(&tx, timestamp, event))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().map_err(backend)?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn events_after(
+        &self,
+        cursor: EventId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError> {
+        self.read(move |conn| queries::events_after(conn, cursor, limit))
+            .await
+    }
+
+    async fn run_events(
+        &self,
+        run_id: &str,
+        cursor: EventId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| queries::run_events(conn, &run_id, cursor, limit))
+            .await
+    }
+
+    async fn materialization_history(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError> {
+        let (asset, partition) = (asset.to_string(), partition.map(str::to_string));
+        self.read(move |conn| {
+            queries::materialization_history(conn, &asset, partition.as_deref(), limit)
+        })
+        .await
+    }
+
+    async fn current_materializations(
+        &self,
+        asset: &AssetKey,
+        partitions: Option<&[Option<String>]>,
+    ) -> Result<Vec<CurrentMaterialization>, StorageError> {
+        let (asset, partitions) = (asset.to_string(), partitions.map(<[_]>::to_vec));
+        self.read(move |conn| {
+            queries::current_materializations(conn, &asset, partitions.as_deref())
+        })
+        .await
+    }
+
+    async fn partition_status(
+        &self,
+        asset: &AssetKey,
+        keyspace: &Keyspace<'_>,
+    ) -> Result<PartitionStatus, StorageError> {
+        let asset = asset.to_string();
+        self.read_here(|conn| queries::partition_status(conn, &asset, keyspace))
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| queries::run(conn, &run_id)).await
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StorageError> {
+        let filter = filter.clone();
+        self.read(move |conn| queries::runs(conn, &filter)).await
+    }
+
+    async fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StorageError> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| queries::steps(conn, &run_id)).await
+    }
+
+    async fn cancel_requested(&self, run_id: &str) -> Result<bool, StorageError> {
+        let run_id = run_id.to_string();
+        self.read(move |conn| queries::cancel_requested(conn, &run_id))
+            .await
+    }
+
+    async fn backfill(&self, backfill_id: &str) -> Result<Option<BackfillRecord>, StorageError> {
+        let backfill_id = backfill_id.to_string();
+        self.read(move |conn| queries::backfill(conn, &backfill_id))
+            .await
+    }
+
+    async fn backfills(&self, limit: u32) -> Result<Vec<BackfillRecord>, StorageError> {
+        self.read(move |conn| queries::backfills(conn, limit)).await
+    }
+
+    async fn dynamic_partitions(&self) -> Result<InMemoryDynamicPartitions, StorageError> {
+        self.read(queries::dynamic_partitions).await
+    }
+
+    async fn superseded_files(
+        &self,
+        io_manager: &str,
+        before: Millis,
+        limit: u32,
+    ) -> Result<Vec<CollectableFile>, StorageError> {
+        let io_manager = io_manager.to_string();
+        self.read(move |conn| queries::superseded_files(conn, &io_manager, before, limit))
+            .await
+    }
+
+    async fn recorded_paths(
+        &self,
+        io_manager: &str,
+        paths: &[String],
+    ) -> Result<Vec<bool>, StorageError> {
+        let (io_manager, paths) = (io_manager.to_string(), paths.to_vec());
+        self.read(move |conn| queries::recorded_paths(conn, &io_manager, &paths))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Lease, StorageError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |conn| queries::acquire_lease(conn, &name, &holder, now, ttl_ms))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StorageError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |conn| queries::release_lease(conn, &name, &holder))
+            .await
+    }
+}

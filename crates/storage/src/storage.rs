@@ -1,0 +1,133 @@
+//! The instance storage trait: the contract every backend (SQLite now, PostgreSQL later) keeps.
+
+use async_trait::async_trait;
+use strata_core::key::AssetKey;
+use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
+
+use crate::error::StorageError;
+use crate::event::{Event, EventId, EventRecord, Millis};
+use crate::records::{
+    BackfillRecord, CollectableFile, CurrentMaterialization, Lease, RunFilter, RunRecord,
+    StepRecord,
+};
+use crate::status::PartitionStatus;
+
+/// Where Strata records every fact about runs and asset partitions.
+///
+/// # Contract
+///
+/// Every backend passes the storage suite (`tests/suite`), which checks each promise:
+///
+/// - **The log is the truth.** [`append`](Self::append) writes a batch of events and updates
+///   every derived index (current materialization per partition, runs and steps, failed and
+///   in-progress partitions, backfills, dynamic partitions, stored files) in *one* transaction:
+///   after a crash a reader sees all of the batch or none of it, and never an index that
+///   disagrees with the log.
+/// - **Invalid batches change nothing.** An event the log cannot hold (an empty partition key,
+///   a run queued twice, a step of an unknown run, a file recorded twice) fails the whole batch
+///   with [`StorageError::Invalid`].
+/// - **Ids only grow.** Event ids are strictly increasing in append order, so a cursor
+///   (`events_after`) never misses or repeats an event.
+/// - **State by key.** Partition state is stored by partition key; sets of indices are built
+///   against the definition given at query time.
+/// - **One holder per lease.** [`acquire_lease`](Self::acquire_lease) succeeds for one holder
+///   at a time until the lease expires or is released.
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Appends events (all at `timestamp`) and updates the indexes, atomically. Returns their ids.
+    async fn append(
+        &self,
+        timestamp: Millis,
+        events: Vec<Event>,
+    ) -> Result<Vec<EventId>, StorageError>;
+
+    /// Up to `limit` events with an id above `cursor`, in order.
+    async fn events_after(
+        &self,
+        cursor: EventId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError>;
+
+    /// Up to `limit` events of one run with an id above `cursor`, in order.
+    async fn run_events(
+        &self,
+        run_id: &str,
+        cursor: EventId,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError>;
+
+    /// Up to `limit` Materialization events of an asset (one partition, or all when
+    /// `partition` is `None`), newest first.
+    async fn materialization_history(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StorageError>;
+
+    /// The current materialization of each of `partitions` that has one (all stored partitions
+    /// of the asset when `None`; `[None]` for an unpartitioned asset), in key order.
+    async fn current_materializations(
+        &self,
+        asset: &AssetKey,
+        partitions: Option<&[Option<String>]>,
+    ) -> Result<Vec<CurrentMaterialization>, StorageError>;
+
+    /// The status of every partition of `keyspace` for `asset`, as compact sets.
+    async fn partition_status(
+        &self,
+        asset: &AssetKey,
+        keyspace: &Keyspace<'_>,
+    ) -> Result<PartitionStatus, StorageError>;
+
+    /// One run.
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError>;
+
+    /// Runs, newest first.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StorageError>;
+
+    /// The steps of a run, in the order they started.
+    async fn steps(&self, run_id: &str) -> Result<Vec<StepRecord>, StorageError>;
+
+    /// Whether cancellation of a run was requested (executors poll this).
+    async fn cancel_requested(&self, run_id: &str) -> Result<bool, StorageError>;
+
+    /// One backfill.
+    async fn backfill(&self, backfill_id: &str) -> Result<Option<BackfillRecord>, StorageError>;
+
+    /// Backfills, newest first, at most `limit`.
+    async fn backfills(&self, limit: u32) -> Result<Vec<BackfillRecord>, StorageError>;
+
+    /// Every dynamic partitions set with its keys in the order they were added.
+    async fn dynamic_partitions(&self) -> Result<InMemoryDynamicPartitions, StorageError>;
+
+    /// Files of one IO manager superseded before `before` and not yet deleted.
+    async fn superseded_files(
+        &self,
+        io_manager: &str,
+        before: Millis,
+        limit: u32,
+    ) -> Result<Vec<CollectableFile>, StorageError>;
+
+    /// Which of `paths` of one IO manager any materialization ever recorded (an unrecorded
+    /// file is an orphan of a write that never committed).
+    async fn recorded_paths(
+        &self,
+        io_manager: &str,
+        paths: &[String],
+    ) -> Result<Vec<bool>, StorageError>;
+
+    /// Takes (or renews) the lease `name` for `holder` until `now + ttl_ms`, if it is free,
+    /// expired or already held by `holder`. Returns the lease as it now stands: held by
+    /// `holder` on success, by someone else otherwise.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Lease, StorageError>;
+
+    /// Gives up the lease `name` if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StorageError>;
+}
