@@ -118,7 +118,11 @@ fn materialized(asset: &str, partition: Option<&str>, id: &str) -> Event {
 
 /// The subset's ranges as `(start, end)` pairs, end exclusive.
 fn ranges(subset: &PartitionSubset) -> Vec<(u64, u64)> {
-    subset.ranges().into_iter().map(|r| (r.start, r.end)).collect()
+    subset
+        .ranges()
+        .into_iter()
+        .map(|r| (r.start, r.end))
+        .collect()
 }
 
 pub(crate) async fn ids_grow_and_every_event_kind_reads_back(storage: &dyn Storage) {
