@@ -19,7 +19,7 @@
 //!
 //! # Crate organization
 //!
-//! - [`location`]: the object path of one materialization; partition keys percent-encoded into a
+//! - [`location`]: the object path of one materialization; partition keys escaped (`=XX`) into a
 //!   safe alphabet so no key can escape the root.
 //! - [`IoManager`]: the contract every implementation keeps; [`IoManagerExt`] adds conveniences.
 //! - [`object`]: Parquet and Arrow IPC over `object_store` (local disk, `memory://`, `s3://`).
@@ -165,8 +165,10 @@ pub trait IoManager: Send + Sync + fmt::Debug {
 
     /// The given partitions of one asset as a DataFusion table. When any partition has a key,
     /// the table has a [`PARTITION_KEY_COLUMN`] column (utf8) holding each row's key.
-    async fn table(&self, partitions: &[StoredPartition])
-    -> Result<Arc<dyn TableProvider>, IoError>;
+    async fn table(
+        &self,
+        partitions: &[StoredPartition],
+    ) -> Result<Arc<dyn TableProvider>, IoError>;
 
     /// The given partitions as local files in `format`, written under `dir` when a copy or a
     /// conversion is needed (a local store in the same format may hand back its own paths).
