@@ -66,7 +66,7 @@ fn start() -> Result<Moto, String> {
     let child = Command::new("sh")
         .args([
             "-c",
-            r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & server=$!; cat >/dev/null; kill $server"#,
+            r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & server=$!; cat >/dev/null; kill $server; wait $server"#,
         ])
         .arg(&binary)
         .arg(port.to_string())
