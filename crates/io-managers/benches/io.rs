@@ -1,0 +1,3 @@
+//! IO manager benchmarks (written in the next commit).
+
+fn main() {}
