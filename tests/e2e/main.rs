@@ -1,6 +1,7 @@
 //! End-to-end tests that drive the real `strata` binary on real repositories.
 
 mod cli;
+mod gc;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -38,6 +38,22 @@ pub(crate) enum Command {
     },
     /// An asset's partitions with their time windows, or the partitions a set of keys maps to.
     Partitions(PartitionsArgs),
+    /// Delete partition files no reader will be given again: files superseded by a newer
+    /// materialization, and orphans of writes that crashed before committing — each only once
+    /// older than the grace period.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Keep files superseded (or written) less than this long ago, e.g. `1h`, `7d` [default: 1d].
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) grace: Option<String>,
+    /// Report what would be deleted; delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,25 @@ pub(crate) enum CliError {
     /// Writing output failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// Strata's storage or an IO manager failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CliError {
+    /// Wraps a failure of storage, an IO manager or the engine.
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+/// The async runtime for commands that touch storage or IO managers.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Io)
 }
 
 fn main() -> ExitCode {

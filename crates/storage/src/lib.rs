@@ -12,10 +12,12 @@
 //!   backend's types, so PostgreSQL can implement it unchanged.
 //! - [`records`]: what the indexes answer (runs, steps, current materializations, backfills).
 //! - [`status`]: partition status as compact sets of a definition's indices.
+//! - [`failpoint`]: crash-test boundaries, compiled out of release builds.
 //! - [`sqlite`]: the embedded backend (one SQLite file, WAL, versioned migrations).
 
 pub mod error;
 pub mod event;
+pub mod failpoint;
 pub mod records;
 pub mod sqlite;
 pub mod status;

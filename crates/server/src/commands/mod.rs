@@ -2,6 +2,7 @@
 
 mod assets;
 mod check;
+mod gc;
 mod lineage;
 mod partitions;
 
@@ -40,6 +41,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
             lineage::run(&repository, &selection, output.json)
         }
         Command::Partitions(args) => partitions::run(&repository, &args),
+        Command::Gc(args) => gc::run(&repository, &cli.repo, &args),
     }
 }
 

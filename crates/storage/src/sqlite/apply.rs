@@ -73,6 +73,7 @@ pub(crate) fn append(
     )
     .map_err(backend)?;
     let id = tx.last_insert_rowid();
+    crate::failpoint::hit("storage.after_event_insert");
     apply(tx, id, timestamp, event)?;
     Ok(id)
 }

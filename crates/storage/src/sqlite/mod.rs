@@ -198,6 +198,7 @@ impl Storage for SqliteStorage {
                 .iter()
                 .map(|event| apply::append(&tx, timestamp, event))
                 .collect::<Result<Vec<_>, _>>()?;
+            crate::failpoint::hit("storage.before_commit");
             tx.commit().map_err(backend)?;
             Ok(ids)
         })
