@@ -264,6 +264,83 @@ pub struct ConsumedRange {
     pub data_version: String,
 }
 
+impl ConsumedInput {
+    /// Compacts what a materialization read from `asset` — each partition's position in the
+    /// upstream definition, key and data version — into runs of consecutive positions, one
+    /// entry per run. Order of `partitions` does not matter; duplicates are dropped.
+    pub fn compact(asset: AssetKey, mut partitions: Vec<(u64, String, String)>) -> Self {
+        partitions.sort_by_key(|(index, _, _)| *index);
+        partitions.dedup_by_key(|(index, _, _)| *index);
+        let mut ranges = Vec::new();
+        let mut run: Vec<(u64, String, String)> = Vec::new();
+        for partition in partitions {
+            if run
+                .last()
+                .is_some_and(|(last, _, _)| *last + 1 != partition.0)
+            {
+                ranges.push(ConsumedRange::of_run(std::mem::take(&mut run)));
+            }
+            run.push(partition);
+        }
+        if !run.is_empty() {
+            ranges.push(ConsumedRange::of_run(run));
+        }
+        Self { asset, ranges }
+    }
+
+    /// What a materialization read from an unpartitioned `asset`.
+    pub fn unpartitioned(asset: AssetKey, data_version: String) -> Self {
+        Self {
+            asset,
+            ranges: vec![ConsumedRange {
+                first: None,
+                last: None,
+                count: 1,
+                data_version,
+            }],
+        }
+    }
+}
+
+impl ConsumedRange {
+    fn of_run(run: Vec<(u64, String, String)>) -> Self {
+        let count = run.len() as u64;
+        let first = run.first().map(|(_, key, _)| key.clone());
+        let last = run.last().map(|(_, key, _)| key.clone());
+        let data_version = if count == 1 {
+            run.into_iter()
+                .next()
+                .map(|(_, _, dv)| dv)
+                .unwrap_or_default()
+        } else {
+            Self::digest(run.iter().map(|(_, key, dv)| (key.as_str(), dv.as_str())))
+        };
+        Self {
+            first,
+            last,
+            count,
+            data_version,
+        }
+    }
+
+    /// The digest of (key, data version) pairs in key order: equal exactly when every pair is.
+    /// Staleness recomputes it from the current versions to tell whether any input changed.
+    pub fn digest<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for (key, version) in pairs {
+            // Lengths first, so no two different lists can write the same bytes.
+            for part in [key, version] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part.as_bytes());
+            }
+        }
+        let hash = hasher.finalize();
+        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("range-sha256:{hex}")
+    }
+}
+
 /// A source asset's (or command's) report of external data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -436,5 +513,67 @@ impl Event {
             | Self::BackfillFinished { backfill_id, .. } => Some(backfill_id),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> AssetKey {
+        AssetKey::parse(text).unwrap()
+    }
+
+    fn partitions(indices: &[u64]) -> Vec<(u64, String, String)> {
+        indices
+            .iter()
+            .map(|&i| (i, format!("k{i}"), format!("v{i}")))
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_partitions_compact_to_one_range_each() {
+        let input = ConsumedInput::compact(key("a/b"), partitions(&[7, 1, 2, 3, 9, 8, 2, 20]));
+        let summary: Vec<_> = input
+            .ranges
+            .iter()
+            .map(|r| {
+                (
+                    r.first.as_deref().unwrap(),
+                    r.last.as_deref().unwrap(),
+                    r.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [("k1", "k3", 3), ("k7", "k9", 3), ("k20", "k20", 1)]
+        );
+        assert_eq!(
+            input.ranges[2].data_version, "v20",
+            "a single partition keeps its own"
+        );
+        assert!(input.ranges[0].data_version.starts_with("range-sha256:"));
+    }
+
+    #[test]
+    fn a_range_digest_changes_exactly_when_a_version_does() {
+        let digest = |versions: &[(&'static str, &'static str)]| {
+            ConsumedRange::digest(versions.iter().copied())
+        };
+        let base = digest(&[("a", "1"), ("b", "2")]);
+        assert_eq!(base, digest(&[("a", "1"), ("b", "2")]));
+        assert_ne!(base, digest(&[("a", "1"), ("b", "3")]));
+        assert_ne!(
+            base,
+            digest(&[("a", "12"), ("b", "")]),
+            "no ambiguity at the boundaries"
+        );
+        let all = ConsumedInput::compact(key("a/b"), partitions(&(0..365).collect::<Vec<_>>()));
+        assert_eq!(
+            all.ranges.len(),
+            1,
+            "an `all` dependency over a year is one entry"
+        );
     }
 }
