@@ -44,6 +44,11 @@ pub mod registry;
 pub use error::IoError;
 pub use location::PartitionLocation;
 
+/// The user guide's Rust examples compile and run as doc tests, so the guide cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/io-managers.md")]
+struct UserGuide;
+
 /// The name of the column that carries each row's partition key in [`IoManager::table`].
 pub const PARTITION_KEY_COLUMN: &str = "partition_key";
 

@@ -368,6 +368,18 @@ pub(crate) async fn fetch_in_every_format(backend: Backend) {
                     .join(format!("part-00000.{}", format.extension()))
             );
         }
+        if format == FileFormat::Csv {
+            let text = std::fs::read_to_string(file).unwrap();
+            let lines: Vec<&str> = text.lines().take(3).collect();
+            assert_eq!(
+                lines,
+                [
+                    "id,small,price,flag,name,at,day",
+                    "0,,,,,,",
+                    "1,-6,-3.25,false,\"a,b\",2013-01-01T06:00:00.000001Z,2013-01-02",
+                ]
+            );
+        }
         let read = read_local(file, format);
         assert_eq!(read.num_rows(), expected.num_rows(), "{format:?}");
         assert_eq!(read.columns(), expected.columns(), "{format:?}");

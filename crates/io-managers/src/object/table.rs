@@ -34,6 +34,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{
     ArrowSource, FileGroup, FileScanConfigBuilder, FileSource, ParquetSource,
 };
@@ -243,7 +244,18 @@ impl TableProvider for PartitionsTable {
             .with_table_partition_cols(self.key_column.iter().cloned().collect::<Vec<_>>())
             .build();
         let source: Arc<dyn FileSource> = match self.manager.format() {
-            FileFormat::Parquet => Arc::new(ParquetSource::new(table_schema)),
+            FileFormat::Parquet => {
+                // As DataFusion's own Parquet tables do: the session's Parquet options, and
+                // footers cached in the session (safe: a stored file never changes).
+                let footers = state.runtime_env().cache_manager.get_file_metadata_cache();
+                let reader =
+                    CachedParquetFileReaderFactory::new(self.manager.store.clone(), footers);
+                Arc::new(
+                    ParquetSource::new(table_schema)
+                        .with_table_parquet_options(state.table_options().parquet.clone())
+                        .with_parquet_file_reader_factory(Arc::new(reader)),
+                )
+            }
             _ => Arc::new(ArrowSource::new_file_source(table_schema)),
         };
         let groups = file_groups(&files, state.config().target_partitions(), |file| {
