@@ -422,6 +422,18 @@ impl BackfillStatus {
             Self::Canceled => "canceled",
         }
     }
+
+    /// The inverse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Requested,
+            Self::Completed,
+            Self::Failed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
 }
 
 impl Event {

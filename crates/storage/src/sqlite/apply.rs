@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::backend;
 use crate::error::StorageError;
 use crate::event::{BackfillStatus, Event, EventId, Materialization, Millis};
 
@@ -12,8 +13,16 @@ pub(crate) fn partition_column(partition: Option<&str>) -> &str {
     partition.unwrap_or(UNPARTITIONED)
 }
 
-fn backend(error: rusqlite::Error) -> StorageError {
-    StorageError::Backend(error.to_string())
+/// Runs one statement, prepared once per connection: appends run the same few statements for
+/// every event, so re-preparing them would be most of a batch's cost.
+fn exec(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StorageError> {
+    tx.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(params))
+        .map_err(backend)
 }
 
 /// Rejects what the log cannot hold before anything is written.
@@ -58,7 +67,8 @@ pub(crate) fn append(
         Some((asset, partition)) => (Some(asset.to_string()), partition),
         None => (None, None),
     };
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO events (timestamp, kind, run_id, asset, partition, backfill_id, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -70,8 +80,7 @@ pub(crate) fn append(
             event.backfill_id(),
             payload
         ],
-    )
-    .map_err(backend)?;
+    )?;
     let id = tx.last_insert_rowid();
     crate::failpoint::hit("storage.after_event_insert");
     apply(tx, id, timestamp, event)?;
@@ -80,11 +89,8 @@ pub(crate) fn append(
 
 fn require_run(tx: &Transaction<'_>, run_id: &str, event: &Event) -> Result<(), StorageError> {
     let exists: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)",
-            [run_id],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)")
+        .and_then(|mut statement| statement.query_row([run_id], |row| row.get(0)))
         .map_err(backend)?;
     if exists {
         Ok(())
@@ -111,13 +117,12 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             tags,
         } => {
             let tags = serde_json::to_string(tags).unwrap_or_else(|_| "{}".into());
-            let inserted = tx
-                .execute(
-                    "INSERT INTO runs (run_id, seq, status, backfill_id, description, steps, tags, created_at)
-                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                    params![run_id, id, backfill_id, description, *steps as i64, tags, at],
-                )
-                .map_err(backend)?;
+            let inserted = exec(
+                tx,
+                "INSERT INTO runs (run_id, seq, status, backfill_id, description, steps, tags, created_at)
+                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                params![run_id, id, backfill_id, description, *steps as i64, tags, at],
+            )?;
             if inserted == 0 {
                 return Err(StorageError::invalid(format!(
                     "run `{run_id}` was already queued"
@@ -125,21 +130,21 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             }
         }
         Event::RunStarted { run_id } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE runs SET status = 'started', started_at = ?2 WHERE run_id = ?1",
                 params![run_id, at],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::RunSucceeded { run_id } => end_run(tx, run_id, "succeeded", None, at)?,
         Event::RunFailed { run_id, error } => end_run(tx, run_id, "failed", Some(error), at)?,
         Event::RunCanceled { run_id } => end_run(tx, run_id, "canceled", None, at)?,
         Event::RunCancelRequested { run_id } => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE runs SET cancel_requested = 1 WHERE run_id = ?1",
                 [run_id],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::StepStarted {
             run_id,
@@ -148,20 +153,20 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             attempt,
         } => {
             let (asset, partition) = (asset.to_string(), partition_column(partition.as_deref()));
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO steps (run_id, asset, partition, seq, status, attempt, started_at)
                  VALUES (?1, ?2, ?3, ?4, 'started', ?5, ?6)
                  ON CONFLICT (run_id, asset, partition)
                  DO UPDATE SET status = 'started', attempt = excluded.attempt, error = NULL",
                 params![run_id, asset, partition, id, attempt, at],
-            )
-            .map_err(backend)?;
-            tx.execute(
+            )?;
+            exec(
+                tx,
                 "INSERT INTO partition_state (asset, partition, in_progress_run) VALUES (?1, ?2, ?3)
                  ON CONFLICT (asset, partition) DO UPDATE SET in_progress_run = excluded.in_progress_run",
                 params![asset, partition, run_id],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::StepRetrying {
             run_id,
@@ -218,18 +223,19 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                 Some(error),
                 Some(at),
             )?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO partition_state (asset, partition, failed_event, failed_run) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (asset, partition) DO UPDATE SET
                      failed_event = excluded.failed_event, failed_run = excluded.failed_run,
                      in_progress_run = CASE WHEN in_progress_run = ?4 THEN NULL ELSE in_progress_run END",
                 params![asset, partition_column(partition.as_deref()), id, run_id],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::Materialization(m) => apply_materialization(tx, id, at, m)?,
         Event::Observation(o) => {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO observations (asset, partition, event_id, data_version) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (asset, partition) DO UPDATE SET
                      event_id = excluded.event_id, data_version = excluded.data_version",
@@ -239,15 +245,15 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                     id,
                     o.data_version
                 ],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::CheckEvaluation(c) => {
             let severity = serde_json::to_value(c.severity)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO check_results (asset, partition, name, event_id, passed, severity, blocking)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (asset, partition, name) DO UPDATE SET
@@ -262,8 +268,7 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                     severity,
                     c.blocking
                 ],
-            )
-            .map_err(backend)?;
+            )?;
         }
         Event::Log { .. } => {}
         Event::BackfillCreated {
@@ -272,13 +277,12 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             partitions,
             requested,
         } => {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO backfills (backfill_id, seq, status, selection, partitions, requested, created_at)
-                     VALUES (?1, ?2, 'requested', ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                    params![backfill_id, id, selection, partitions, *requested as i64, at],
-                )
-                .map_err(backend)?;
+            let inserted = exec(
+                tx,
+                "INSERT INTO backfills (backfill_id, seq, status, selection, partitions, requested, created_at)
+                 VALUES (?1, ?2, 'requested', ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![backfill_id, id, selection, partitions, *requested as i64, at],
+            )?;
             if inserted == 0 {
                 return Err(StorageError::invalid(format!(
                     "backfill `{backfill_id}` already exists"
@@ -291,11 +295,11 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             failed,
         } => {
             require_backfill(
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE backfills SET completed = ?2, failed = ?3 WHERE backfill_id = ?1",
                     params![backfill_id, *completed as i64, *failed as i64],
-                )
-                .map_err(backend)?,
+                )?,
                 backfill_id,
             )?;
         }
@@ -309,11 +313,11 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                 ));
             }
             require_backfill(
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE backfills SET status = ?2, ended_at = ?3 WHERE backfill_id = ?1",
                     params![backfill_id, status.as_str(), at],
-                )
-                .map_err(backend)?,
+                )?,
                 backfill_id,
             )?;
         }
@@ -366,23 +370,23 @@ fn end_run(
     error: Option<&String>,
     at: Millis,
 ) -> Result<(), StorageError> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE run_id = ?1",
         params![run_id, status, at, error],
-    )
-    .map_err(backend)?;
+    )?;
     // Steps still executing when their run ended were abandoned, not silently left running.
-    tx.execute(
+    exec(
+        tx,
         "UPDATE steps SET status = 'abandoned', ended_at = ?2
          WHERE run_id = ?1 AND status IN ('started', 'retrying')",
         params![run_id, at],
-    )
-    .map_err(backend)?;
-    tx.execute(
+    )?;
+    exec(
+        tx,
         "UPDATE partition_state SET in_progress_run = NULL WHERE in_progress_run = ?1",
         [run_id],
-    )
-    .map_err(backend)?;
+    )?;
     Ok(())
 }
 
@@ -397,13 +401,20 @@ fn update_step(
     error: Option<&String>,
     ended_at: Option<Millis>,
 ) -> Result<(), StorageError> {
-    let updated = tx
-        .execute(
-            "UPDATE steps SET status = ?4, attempt = COALESCE(?5, attempt), error = ?6, ended_at = ?7
+    let updated = exec(
+        tx,
+        "UPDATE steps SET status = ?4, attempt = COALESCE(?5, attempt), error = ?6, ended_at = ?7
              WHERE run_id = ?1 AND asset = ?2 AND partition = ?3",
-            params![run_id, asset, partition_column(partition), status, attempt, error, ended_at],
-        )
-        .map_err(backend)?;
+        params![
+            run_id,
+            asset,
+            partition_column(partition),
+            status,
+            attempt,
+            error,
+            ended_at
+        ],
+    )?;
     if updated == 0 {
         return Err(StorageError::invalid(format!(
             "step `{asset}`{} of run `{run_id}` never started",
@@ -419,12 +430,12 @@ fn clear_in_progress(
     asset: &str,
     partition: Option<&str>,
 ) -> Result<(), StorageError> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE partition_state SET in_progress_run = NULL
          WHERE asset = ?1 AND partition = ?2 AND in_progress_run = ?3",
         params![asset, partition_column(partition), run_id],
-    )
-    .map_err(backend)?;
+    )?;
     Ok(())
 }
 
@@ -437,40 +448,43 @@ fn apply_materialization(
     let asset = m.asset.to_string();
     let partition = partition_column(m.partition.as_deref());
     let previous: Option<i64> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT materialized_event FROM partition_state WHERE asset = ?1 AND partition = ?2",
-            params![asset, partition],
-            |row| row.get(0),
         )
-        .optional()
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![asset, partition], |row| row.get(0))
+                .optional()
+        })
         .map_err(backend)?
         .flatten();
     if let Some(previous) = previous {
-        tx.execute(
+        exec(
+            tx,
             "UPDATE files SET state = 'superseded', superseded_at = ?2
              WHERE event_id = ?1 AND state = 'live'",
             params![previous, at],
-        )
-        .map_err(backend)?;
+        )?;
     }
     let files = serde_json::to_string(&m.files).unwrap_or_else(|_| "[]".into());
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO partition_state (asset, partition, materialized_event, materialized_at,
-             materialization_id, materialized_run, io_manager, files, rows, bytes, code_version, data_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (asset, partition) DO UPDATE SET
-             materialized_event = excluded.materialized_event,
-             materialized_at = excluded.materialized_at,
-             materialization_id = excluded.materialization_id,
-             materialized_run = excluded.materialized_run,
-             io_manager = excluded.io_manager,
-             files = excluded.files,
-             rows = excluded.rows,
-             bytes = excluded.bytes,
-             code_version = excluded.code_version,
-             data_version = excluded.data_version,
-             failed_event = NULL,
-             failed_run = NULL",
+         materialization_id, materialized_run, io_manager, files, rows, bytes, code_version, data_version)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        ON CONFLICT (asset, partition) DO UPDATE SET
+         materialized_event = excluded.materialized_event,
+         materialized_at = excluded.materialized_at,
+         materialization_id = excluded.materialization_id,
+         materialized_run = excluded.materialized_run,
+         io_manager = excluded.io_manager,
+         files = excluded.files,
+         rows = excluded.rows,
+         bytes = excluded.bytes,
+         code_version = excluded.code_version,
+         data_version = excluded.data_version,
+         failed_event = NULL,
+         failed_run = NULL",
         params![
             asset,
             partition,
@@ -485,8 +499,7 @@ fn apply_materialization(
             m.code_version,
             m.data_version
         ],
-    )
-    .map_err(backend)?;
+    )?;
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO files (io_manager, path, asset, partition, event_id, bytes, state)

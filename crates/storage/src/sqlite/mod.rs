@@ -52,6 +52,7 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
+/// SQLite's errors are ours to explain, never the caller's: they become `Backend`.
 fn backend(error: rusqlite::Error) -> StorageError {
     StorageError::Backend(error.to_string())
 }
@@ -112,19 +113,7 @@ impl SqliteStorage {
         f: impl FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     ) -> Result<T, StorageError> {
         let inner = Arc::clone(&self.inner);
-        blocking(move || {
-            let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => connect(&inner.path).map_err(backend)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut pool) = inner.readers.lock() {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
+        blocking(move || inner.with_reader(f)).await
     }
 
     /// Runs a synchronous read that borrows from the caller (the keyspace of a status query)
@@ -133,29 +122,32 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let run = || {
-            let pooled = self
-                .inner
-                .readers
-                .lock()
-                .ok()
-                .and_then(|mut pool| pool.pop());
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => connect(&self.inner.path).map_err(backend)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut pool) = self.inner.readers.lock() {
-                pool.push(conn);
-            }
-            result
-        };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(run)
+                tokio::task::block_in_place(|| self.inner.with_reader(f))
             }
-            _ => run(),
+            _ => self.inner.with_reader(f),
         }
+    }
+}
+
+impl Inner {
+    /// Runs `f` with a pooled reader connection (opening one when the pool is empty) and
+    /// returns the connection to the pool.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path).map_err(backend)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(conn);
+        }
+        result
     }
 }
 

@@ -5,6 +5,7 @@ use strata_core::key::AssetKey;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use super::apply::{UNPARTITIONED, partition_column};
+use super::backend;
 use crate::error::StorageError;
 use crate::event::{BackfillStatus, EventId, EventRecord, Millis};
 use crate::records::{
@@ -12,10 +13,6 @@ use crate::records::{
     RunStatus, StepRecord, StepStatus,
 };
 use crate::status::{PartitionStatus, PartitionStatusBuilder};
-
-fn backend(error: rusqlite::Error) -> StorageError {
-    StorageError::Backend(error.to_string())
-}
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("unreadable {what} in instance storage: {detail}"))
@@ -381,15 +378,8 @@ fn backfill_row(row: &Row<'_>) -> rusqlite::Result<(BackfillRecord, String)> {
 fn decode_backfill(
     (mut backfill, status): (BackfillRecord, String),
 ) -> Result<BackfillRecord, StorageError> {
-    backfill.status = [
-        BackfillStatus::Requested,
-        BackfillStatus::Completed,
-        BackfillStatus::Failed,
-        BackfillStatus::Canceled,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == status)
-    .ok_or_else(|| corrupt("backfill status", &status))?;
+    backfill.status =
+        BackfillStatus::parse(&status).ok_or_else(|| corrupt("backfill status", &status))?;
     Ok(backfill)
 }
 
