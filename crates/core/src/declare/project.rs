@@ -177,7 +177,9 @@ pub(crate) fn parse_project(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>
                 &mut sink,
                 value,
                 "storage.url",
-                &["file", "sqlite", "memory"],
+                // A SQLite file only: an in-memory database could not be shared by the
+                // connections (and processes) that read and write it.
+                &["file", "sqlite"],
             )
         {
             config.storage.url = url;

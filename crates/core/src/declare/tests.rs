@@ -489,7 +489,7 @@ users = []
         errors(project, &[]),
         [
             "strata.toml:5:7: `storage.url`: postgres:// is not supported yet (PostgreSQL \
-             storage comes later)\n  hint: supported here: a plain path or `file://`, `sqlite://` or `memory://`",
+             storage comes later)\n  hint: supported here: a plain path or `file://` or `sqlite://`",
             "strata.toml:7:7: `io_managers.default.url`: gs:// is not supported yet (Google Cloud \
              Storage comes later)\n  hint: supported here: a plain path or `file://`, `s3://` or `memory://`",
             "strata.toml:9:8: invalid `io_managers.other.kind` \"csv\"\n  \
@@ -723,4 +723,28 @@ fn bad_crons_are_reported_where_written() {
              day-of-month month day-of-week",
         ]
     );
+}
+
+#[test]
+fn storage_is_a_sqlite_file_never_memory_or_s3() {
+    for (url, expected) in [
+        (
+            "memory://",
+            "strata.toml:4:7: `storage.url`: unsupported URL scheme `memory://`",
+        ),
+        (
+            "s3://bucket/db",
+            "strata.toml:4:7: `storage.url`: unsupported URL scheme `s3://`",
+        ),
+    ] {
+        let project = format!("[project]\nname = \"p\"\n[storage]\nurl = \"{url}\"\n");
+        let errors = errors(&project, &[]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with(expected), "{}", errors[0]);
+        assert!(
+            errors[0].contains("a plain path or `file://` or `sqlite://`"),
+            "{}",
+            errors[0]
+        );
+    }
 }
