@@ -14,5 +14,6 @@
 pub mod commit;
 pub mod gc;
 pub mod instance;
+pub mod protocol;
 
 pub use strata_storage::failpoint;
