@@ -14,6 +14,8 @@
 //! - [`graph`]: the asset graph: cycles, deterministic topological order.
 //! - [`selection`]: Dagster's asset selection syntax, kept apart from the graph it selects from.
 //! - [`sql_deps`]: the asset tables an SQL query reads.
+//! - [`plan`]: `--from/--to` ranges, and the steps of a run with the steps each waits for.
+//! - [`versions`]: code versions derived from what affects an asset's output.
 //! - [`declare`]: `strata.toml` and `assets/**` texts into a validated repository, with every
 //!   error located at file:line:col.
 
@@ -25,6 +27,8 @@ pub mod graph;
 pub mod key;
 pub mod model;
 pub mod partitions;
+pub mod plan;
 pub mod selection;
 pub mod sql_deps;
 mod suggest;
+pub mod versions;
