@@ -124,6 +124,19 @@ pub enum Event {
         /// Why the attempt failed.
         error: String,
     },
+    /// A step did not run: a step it waits for failed or was skipped, or a blocking check of
+    /// an upstream partition failed. Its partition's state is unchanged.
+    StepSkipped {
+        /// The run.
+        run_id: String,
+        /// The asset.
+        asset: AssetKey,
+        /// The partition, `None` when unpartitioned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<String>,
+        /// Why, naming the upstream step.
+        reason: String,
+    },
     /// The commit of one asset partition: its files are now the current data.
     Materialization(Materialization),
     /// A source asset (or a command) reported the current version of external data.
@@ -450,6 +463,7 @@ impl Event {
             Self::StepSucceeded { .. } => "step_succeeded",
             Self::StepFailed { .. } => "step_failed",
             Self::StepRetrying { .. } => "step_retrying",
+            Self::StepSkipped { .. } => "step_skipped",
             Self::Materialization(_) => "materialization",
             Self::Observation(_) => "observation",
             Self::CheckEvaluation(_) => "check_evaluation",
@@ -476,6 +490,7 @@ impl Event {
             | Self::StepSucceeded { run_id, .. }
             | Self::StepFailed { run_id, .. }
             | Self::StepRetrying { run_id, .. }
+            | Self::StepSkipped { run_id, .. }
             | Self::Log { run_id, .. } => Some(run_id),
             Self::Materialization(m) => m.run_id.as_deref(),
             Self::Observation(o) => o.run_id.as_deref(),
@@ -502,6 +517,9 @@ impl Event {
                 asset, partition, ..
             }
             | Self::StepRetrying {
+                asset, partition, ..
+            }
+            | Self::StepSkipped {
                 asset, partition, ..
             } => Some((asset, partition.as_deref())),
             Self::Log {

@@ -107,6 +107,8 @@ pub enum StepStatus {
     Failed,
     /// Its run ended while it was executing (failure or cancellation).
     Abandoned,
+    /// Never ran: something it waits for failed.
+    Skipped,
 }
 
 impl StepStatus {
@@ -118,6 +120,7 @@ impl StepStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Abandoned => "abandoned",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -129,6 +132,7 @@ impl StepStatus {
             Self::Succeeded,
             Self::Failed,
             Self::Abandoned,
+            Self::Skipped,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -228,4 +232,36 @@ pub struct Lease {
     pub holder: String,
     /// When it expires unless renewed.
     pub expires_at: Millis,
+}
+
+/// The latest observation of one partition of a source asset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservationRecord {
+    /// The partition (`None` when unpartitioned).
+    pub partition: Option<String>,
+    /// The Observation event.
+    pub event_id: EventId,
+    /// When it was observed.
+    pub timestamp: Millis,
+    /// The data version observed.
+    pub data_version: String,
+}
+
+/// The latest result of one check on one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The partition (`None` when unpartitioned).
+    pub partition: Option<String>,
+    /// The check's name.
+    pub check: String,
+    /// The CheckEvaluation event.
+    pub event_id: EventId,
+    /// When it ran.
+    pub timestamp: Millis,
+    /// Whether it passed.
+    pub passed: bool,
+    /// `warn` or `error`.
+    pub severity: strata_core::model::Severity,
+    /// Whether a failure blocks downstream partitions.
+    pub blocking: bool,
 }

@@ -7,8 +7,8 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis};
 use crate::records::{
-    BackfillRecord, CollectableFile, CurrentMaterialization, Lease, RunFilter, RunRecord,
-    StepRecord,
+    BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
+    RunFilter, RunRecord, StepRecord,
 };
 use crate::status::PartitionStatus;
 
@@ -79,6 +79,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         asset: &AssetKey,
         keyspace: &Keyspace<'_>,
     ) -> Result<PartitionStatus, StorageError>;
+
+    /// The latest observation of every observed partition of `asset`, in key order.
+    async fn observations(&self, asset: &AssetKey) -> Result<Vec<ObservationRecord>, StorageError>;
+
+    /// The latest result of every check of every partition of `asset`, by partition then check.
+    async fn check_results(&self, asset: &AssetKey) -> Result<Vec<CheckResult>, StorageError>;
 
     /// One run.
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError>;

@@ -187,6 +187,26 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                 None,
             )?;
         }
+        Event::StepSkipped {
+            run_id,
+            asset,
+            partition,
+            reason,
+        } => {
+            exec(
+                tx,
+                "INSERT INTO steps (run_id, asset, partition, seq, status, attempt, started_at, ended_at, error)
+                 VALUES (?1, ?2, ?3, ?4, 'skipped', 0, ?5, ?5, ?6)",
+                params![
+                    run_id,
+                    asset.to_string(),
+                    partition_column(partition.as_deref()),
+                    id,
+                    at,
+                    reason
+                ],
+            )?;
+        }
         Event::StepSucceeded {
             run_id,
             asset,

@@ -26,8 +26,8 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis};
 use crate::records::{
-    BackfillRecord, CollectableFile, CurrentMaterialization, Lease, RunFilter, RunRecord,
-    StepRecord,
+    BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
+    RunFilter, RunRecord, StepRecord,
 };
 use crate::status::PartitionStatus;
 use crate::storage::Storage;
@@ -249,6 +249,18 @@ impl Storage for SqliteStorage {
     ) -> Result<PartitionStatus, StorageError> {
         let asset = asset.to_string();
         self.read_here(|conn| queries::partition_status(conn, &asset, keyspace))
+    }
+
+    async fn observations(&self, asset: &AssetKey) -> Result<Vec<ObservationRecord>, StorageError> {
+        let asset = asset.to_string();
+        self.read(move |conn| queries::observations(conn, &asset))
+            .await
+    }
+
+    async fn check_results(&self, asset: &AssetKey) -> Result<Vec<CheckResult>, StorageError> {
+        let asset = asset.to_string();
+        self.read(move |conn| queries::check_results(conn, &asset))
+            .await
     }
 
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError> {

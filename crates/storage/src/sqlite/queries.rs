@@ -9,8 +9,8 @@ use super::backend;
 use crate::error::StorageError;
 use crate::event::{BackfillStatus, EventId, EventRecord, Millis};
 use crate::records::{
-    BackfillRecord, CollectableFile, CurrentMaterialization, Lease, RunFilter, RunRecord,
-    RunStatus, StepRecord, StepStatus,
+    BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
+    RunFilter, RunRecord, RunStatus, StepRecord, StepStatus,
 };
 use crate::status::{PartitionStatus, PartitionStatusBuilder};
 
@@ -521,4 +521,73 @@ pub(crate) fn release_lease(
     )
     .map_err(backend)?;
     Ok(())
+}
+
+pub(crate) fn observations(
+    conn: &Connection,
+    asset: &str,
+) -> Result<Vec<ObservationRecord>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT o.partition, o.event_id, e.timestamp, o.data_version
+             FROM observations o JOIN events e ON e.id = o.event_id
+             WHERE o.asset = ?1 ORDER BY o.partition",
+        )
+        .map_err(backend)?;
+    statement
+        .query_map([asset], |row| {
+            Ok(ObservationRecord {
+                partition: partition_value(row.get(0)?),
+                event_id: row.get(1)?,
+                timestamp: row.get(2)?,
+                data_version: row.get(3)?,
+            })
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)
+}
+
+pub(crate) fn check_results(
+    conn: &Connection,
+    asset: &str,
+) -> Result<Vec<CheckResult>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT c.partition, c.name, c.event_id, e.timestamp, c.passed, c.severity, c.blocking
+             FROM check_results c JOIN events e ON e.id = c.event_id
+             WHERE c.asset = ?1 ORDER BY c.partition, c.name",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([asset], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, EventId>(2)?,
+                row.get::<_, Millis>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, bool>(6)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(
+            |(partition, check, event_id, timestamp, passed, severity, blocking)| {
+                Ok(CheckResult {
+                    partition: partition_value(partition),
+                    check,
+                    event_id,
+                    timestamp,
+                    passed,
+                    severity: serde_json::from_value(serde_json::Value::String(severity))
+                        .map_err(|e| corrupt("check severity", e))?,
+                    blocking,
+                })
+            },
+        )
+        .collect()
 }

@@ -38,6 +38,7 @@ macro_rules! storage_suite {
             a_lease_has_one_holder_at_a_time,
             concurrent_appends_all_land_once,
             cancellation_is_a_flag_executors_poll,
+            skips_observations_and_check_results_read_back,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -988,4 +989,95 @@ pub(crate) async fn cancellation_is_a_flag_executors_poll(storage: &dyn Storage)
         .await
         .unwrap_err();
     assert!(error.to_string().contains("never queued"), "{error}");
+}
+
+pub(crate) async fn skips_observations_and_check_results_read_back(storage: &dyn Storage) {
+    let check = |partition: &str, name: &str, passed: bool| {
+        Event::CheckEvaluation(CheckEvaluation {
+            asset: key("flights/clean"),
+            partition: Some(partition.into()),
+            run_id: Some("r1".into()),
+            check: name.into(),
+            passed,
+            severity: Severity::Error,
+            blocking: name == "rows",
+            metadata: BTreeMap::new(),
+        })
+    };
+    let observation = |version: &str| {
+        Event::Observation(Observation {
+            asset: key("raw/landing"),
+            partition: None,
+            run_id: None,
+            data_version: version.into(),
+            metadata: BTreeMap::new(),
+        })
+    };
+    storage
+        .append(
+            10,
+            vec![
+                queued("r1"),
+                Event::StepSkipped {
+                    run_id: "r1".into(),
+                    asset: key("flights/daily"),
+                    partition: Some("2013-01-02".into()),
+                    reason: "flights/clean 2013-01-02 failed".into(),
+                },
+                observation("v1"),
+                check("2013-01-02", "rows", false),
+                check("2013-01-01", "rows", true),
+            ],
+        )
+        .await
+        .unwrap();
+    storage
+        .append(
+            20,
+            vec![observation("v2"), check("2013-01-02", "rows", true)],
+        )
+        .await
+        .unwrap();
+
+    let steps = storage.steps("r1").await.unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].status, StepStatus::Skipped);
+    assert_eq!(
+        steps[0].error.as_deref(),
+        Some("flights/clean 2013-01-02 failed")
+    );
+    let status = storage
+        .partition_status(
+            &key("flights/daily"),
+            &daily("2013-01-01").keyspace(NOW, &NoDynamicPartitions),
+        )
+        .await
+        .unwrap();
+    assert!(status.failed.is_empty() && status.in_progress.is_empty());
+
+    let observations = storage.observations(&key("raw/landing")).await.unwrap();
+    assert_eq!(observations.len(), 1, "the latest observation only");
+    assert_eq!(observations[0].data_version, "v2");
+    assert_eq!(observations[0].timestamp, 20);
+    assert_eq!(observations[0].partition, None);
+
+    let results = storage.check_results(&key("flights/clean")).await.unwrap();
+    let summary: Vec<(Option<&str>, bool, bool, i64)> = results
+        .iter()
+        .map(|r| (r.partition.as_deref(), r.passed, r.blocking, r.timestamp))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Some("2013-01-01"), true, true, 10),
+            (Some("2013-01-02"), true, true, 20),
+        ]
+    );
+    assert!(
+        storage
+            .check_results(&key("raw/none"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
