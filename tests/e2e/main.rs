@@ -2,6 +2,7 @@
 
 mod cli;
 mod gc;
+mod materialize;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

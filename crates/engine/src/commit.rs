@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 
 use datafusion::execution::SendableRecordBatchStream;
 use strata_core::key::AssetKey;
-use strata_io_managers::{IoError, IoManager, PartitionLocation, WrittenPartition};
+use strata_io_managers::{
+    IoError, IoManager, PartitionLocation, StoredFile, StoredPartition, WrittenPartition,
+};
 use strata_storage::event::{ConsumedInput, Event, EventId, FileRef, Materialization, Millis};
 use strata_storage::{Storage, StorageError, failpoint};
 
@@ -185,5 +187,19 @@ fn materialization(
         code_version: request.code_version,
         data_version: request.data_version,
         inputs: request.inputs,
+    }
+}
+
+/// What a reader is given for one recorded materialization: its key and its files.
+pub fn stored_partition(partition: Option<String>, files: &[FileRef]) -> StoredPartition {
+    StoredPartition {
+        key: partition,
+        files: files
+            .iter()
+            .map(|f| StoredFile {
+                path: f.path.clone(),
+                bytes: f.bytes,
+            })
+            .collect(),
     }
 }

@@ -1,6 +1,6 @@
 //! Strata's engine: everything that moves data between asset code, IO managers and the event
-//! log. Today that is the commit protocol and the garbage collector; the executor and the
-//! automation daemon join them here.
+//! log: the commit protocol, the executor and the garbage collector (the automation daemon
+//! joins them here).
 //!
 //! # Crate organization
 //!
@@ -8,12 +8,24 @@
 //!   `strata.toml`.
 //! - [`commit`]: the commit protocol: write a partition under an immutable path, then record
 //!   one Materialization event — the one commit.
+//! - [`executor`]: runs a plan's steps in dependency order, in parallel, with retries,
+//!   timeouts and cancellation; the `step` module is the one boundary into asset code
+//!   (SQL, commands, sources) and runs quality checks.
+//! - [`protocol`]: the command protocol's events file and output formats.
+//! - [`sql_session`]: DataFusion sessions where assets are `group.name` tables.
+//! - [`versions`]: provenance and content data versions; code versions with code files.
 //! - [`gc`]: the garbage collector for superseded files and orphans of crashed writes.
 //! - [`failpoint`]: crash-test boundaries (re-exported from storage).
 
 pub mod commit;
+pub mod executor;
 pub mod gc;
 pub mod instance;
 pub mod protocol;
+pub mod sql_session;
+mod step;
+pub mod versions;
+
+pub use step::StepOutcome;
 
 pub use strata_storage::failpoint;

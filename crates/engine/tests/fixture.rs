@@ -12,10 +12,10 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use strata_core::key::AssetKey;
 use strata_core::model::{IoManagerConfig, IoManagerKind, Location};
-use strata_engine::commit::{CommitRequest, Committed, commit_partition};
+use strata_engine::commit::{CommitRequest, Committed, commit_partition, stored_partition};
 use strata_engine::gc::{GcOptions, collect_garbage};
 use strata_io_managers::registry::IoManagerRegistry;
-use strata_io_managers::{IoManager, StoredFile, StoredPartition};
+use strata_io_managers::{IoManager, StoredPartition};
 use strata_storage::event::{Event, Millis};
 use strata_storage::{SqliteStorage, Storage};
 
@@ -106,17 +106,7 @@ impl Fixture {
         for m in current {
             let key = m.partition.clone().unwrap();
             let expected: i64 = m.data_version.rsplit_once('@').unwrap().1.parse().unwrap();
-            let partition = StoredPartition {
-                key: Some(key.clone()),
-                files: m
-                    .files
-                    .iter()
-                    .map(|f| StoredFile {
-                        path: f.path.clone(),
-                        bytes: f.bytes,
-                    })
-                    .collect(),
-            };
+            let partition = stored_partition(Some(key.clone()), &m.files);
             let (rows, min, max, keys) = read_summary(self.io.as_ref(), partition).await;
             assert_eq!(
                 (rows, min, max, keys),

@@ -38,10 +38,103 @@ pub(crate) enum Command {
     },
     /// An asset's partitions with their time windows, or the partitions a set of keys maps to.
     Partitions(PartitionsArgs),
+    /// Materialize the selected assets' partitions in dependency order, with a progress bar.
+    ///
+    /// Partitioned assets need a partition set: --partition, --from/--to (inclusive keys when
+    /// every selected partitioned asset shares one definition, else dates: windows starting
+    /// within the range), --missing or --failed. Unpartitioned assets run once (with --missing or
+    /// --failed, only when missing or failed). Exit 1 if any step failed.
+    Materialize(MaterializeArgs),
+    /// Runs, newest first; `strata runs show RUN_ID` for one run's steps and logs.
+    Runs(RunsArgs),
+    /// Read-only SQL over materialized assets: each asset is the table `group.name` with a
+    /// `partition_key` column (one column per dimension for two-dimensional assets).
+    Query(QueryArgs),
+    /// Per asset: materialized, missing, failed and in-progress partitions (as ranges), the
+    /// latest materialization and failing checks.
+    Status(StatusArgs),
     /// Delete partition files no reader will be given again: files superseded by a newer
     /// materialization, and orphans of writes that crashed before committing — each only once
     /// older than the grace period.
     Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MaterializeArgs {
+    /// Asset selection, e.g. `*`, `+flights/daily_delays`, `group:flights`.
+    pub(crate) selection: String,
+    #[command(flatten)]
+    pub(crate) partitions: PartitionArgs,
+    /// Steps at once [default: `[executor] concurrency`, else the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) concurrency: Option<u32>,
+    /// Print the steps that would run; run nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+/// Which partitions of the selected partitioned assets.
+#[derive(Debug, Args)]
+pub(crate) struct PartitionArgs {
+    /// One partition key (of every selected partitioned asset).
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["from", "missing", "failed"])]
+    pub(crate) partition: Option<String>,
+    /// First partition of an inclusive range (a key, a date or an RFC 3339 time).
+    #[arg(long, value_name = "A", requires = "to", conflicts_with_all = ["missing", "failed"])]
+    pub(crate) from: Option<String>,
+    /// Last partition of the range, inclusive.
+    #[arg(long, value_name = "B", requires = "from")]
+    pub(crate) to: Option<String>,
+    /// Every partition that has never been materialized.
+    #[arg(long, conflicts_with = "failed")]
+    pub(crate) missing: bool,
+    /// Every partition whose latest step failed.
+    #[arg(long)]
+    pub(crate) failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<RunsAction>,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsAction {
+    /// One run: its steps with timings and errors, and its log.
+    Show {
+        /// The run id.
+        run_id: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The query, e.g. "SELECT origin, count(*) FROM flights.clean_flights GROUP BY origin".
+    pub(crate) sql: String,
+    /// Print a JSON array of row objects.
+    #[arg(long, conflicts_with = "csv")]
+    pub(crate) json: bool,
+    /// Print CSV with a header row.
+    #[arg(long)]
+    pub(crate) csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Asset selection; default: all.
+    pub(crate) selection: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
 }
 
 #[derive(Debug, Args)]

@@ -25,3 +25,14 @@ pub(crate) fn now(flag: Option<&str>) -> Result<DateTime<Utc>, CliError> {
         _ => Ok(Utc::now()),
     }
 }
+
+/// The clock events are stamped with: fixed at `STRATA_NOW` when set, else the wall clock.
+pub(crate) fn event_clock() -> Result<strata_engine::executor::Clock, CliError> {
+    match std::env::var("STRATA_NOW") {
+        Ok(text) if !text.is_empty() => {
+            let fixed = parse_time(&text, "STRATA_NOW")?.timestamp_millis();
+            Ok(std::sync::Arc::new(move || fixed))
+        }
+        _ => Ok(std::sync::Arc::new(|| Utc::now().timestamp_millis())),
+    }
+}

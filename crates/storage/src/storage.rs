@@ -86,6 +86,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The latest result of every check of every partition of `asset`, by partition then check.
     async fn check_results(&self, asset: &AssetKey) -> Result<Vec<CheckResult>, StorageError>;
 
+    /// The status of an unpartitioned asset: a keyspace of one partition (index 0).
+    async fn unpartitioned_status(&self, asset: &AssetKey)
+    -> Result<PartitionStatus, StorageError>;
+
     /// One run.
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StorageError>;
 

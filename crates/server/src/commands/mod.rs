@@ -4,7 +4,11 @@ mod assets;
 mod check;
 mod gc;
 mod lineage;
+mod materialize;
 mod partitions;
+mod query;
+mod runs;
+mod status;
 
 use std::io::Write;
 
@@ -42,6 +46,10 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         }
         Command::Partitions(args) => partitions::run(&repository, &args),
         Command::Gc(args) => gc::run(&repository, &cli.repo, &args),
+        Command::Materialize(args) => materialize::run(*repository, &cli.repo, &args),
+        Command::Runs(args) => runs::run(&repository, &cli.repo, &args),
+        Command::Query(args) => query::run(&repository, &cli.repo, &args),
+        Command::Status(args) => status::run(&repository, &cli.repo, &args),
     }
 }
 

@@ -251,6 +251,15 @@ impl Storage for SqliteStorage {
         self.read_here(|conn| queries::partition_status(conn, &asset, keyspace))
     }
 
+    async fn unpartitioned_status(
+        &self,
+        asset: &AssetKey,
+    ) -> Result<PartitionStatus, StorageError> {
+        let asset = asset.to_string();
+        self.read(move |conn| queries::unpartitioned_status(conn, &asset))
+            .await
+    }
+
     async fn observations(&self, asset: &AssetKey) -> Result<Vec<ObservationRecord>, StorageError> {
         let asset = asset.to_string();
         self.read(move |conn| queries::observations(conn, &asset))

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use strata_core::key::AssetKey;
+use strata_core::partitions::PartitionSubset;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use super::apply::{UNPARTITIONED, partition_column};
@@ -231,6 +232,40 @@ pub(crate) fn partition_status(
         );
     }
     Ok(builder.finish())
+}
+
+pub(crate) fn unpartitioned_status(
+    conn: &Connection,
+    asset: &str,
+) -> Result<PartitionStatus, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT materialized_event IS NOT NULL, failed_event IS NOT NULL,
+                    in_progress_run IS NOT NULL
+             FROM partition_state WHERE asset = ?1 AND partition = ?2",
+        )
+        .map_err(backend)?;
+    let flags: Option<(bool, bool, bool)> = statement
+        .query_row(params![asset, UNPARTITIONED], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    let (materialized, failed, in_progress) = flags.unwrap_or_default();
+    let one = |yes: bool| {
+        if yes {
+            PartitionSubset::from_range(0..1)
+        } else {
+            PartitionSubset::empty()
+        }
+    };
+    Ok(PartitionStatus {
+        total: 1,
+        materialized: one(materialized),
+        failed: one(failed),
+        in_progress: one(in_progress),
+        unknown_keys: 0,
+    })
 }
 
 const RUN_COLUMNS: &str = "run_id, status, backfill_id, description, steps, tags, created_at,

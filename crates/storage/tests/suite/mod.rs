@@ -1080,4 +1080,20 @@ pub(crate) async fn skips_observations_and_check_results_read_back(storage: &dyn
             .unwrap()
             .is_empty()
     );
+
+    // An unpartitioned asset's status is a keyspace of one.
+    let never = storage
+        .unpartitioned_status(&key("dims/none"))
+        .await
+        .unwrap();
+    assert_eq!((never.total, never.missing().count()), (1, 1));
+    storage
+        .append(30, vec![materialized("dims/one", None, "m9")])
+        .await
+        .unwrap();
+    let once = storage
+        .unpartitioned_status(&key("dims/one"))
+        .await
+        .unwrap();
+    assert_eq!((once.materialized.count(), once.missing().count()), (1, 0));
 }

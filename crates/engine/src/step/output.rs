@@ -1,0 +1,93 @@
+//! Committing what a step computed: one partition's batches through the asset's IO manager,
+//! with the data version and the inputs consumed.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::memory::MemoryStream;
+use strata_storage::event::ConsumedInput;
+
+use super::inputs::Input;
+use super::{PartitionRef, StepContext, StepError};
+use crate::commit::{CommitError, CommitRequest, Committed, commit_partition};
+use crate::versions::provenance_data_version;
+
+/// The column a query may output to say which partition a row belongs to; Strata stores it as
+/// the partition itself, not as a column, so it is dropped before writing.
+pub(crate) const PARTITION_KEY: &str = strata_io_managers::PARTITION_KEY_COLUMN;
+
+/// What the consumed inputs were, for the Materialization event.
+pub(crate) fn consumed(inputs: &[Input]) -> Vec<ConsumedInput> {
+    inputs.iter().map(|i| i.consumed.clone()).collect()
+}
+
+/// The data version: `reported` (by the command), else provenance when there are inputs,
+/// else `content` (computed by the caller from the data).
+pub(crate) fn data_version(
+    ctx: &StepContext<'_>,
+    inputs: &[Input],
+    reported: Option<String>,
+    content: impl FnOnce() -> String,
+) -> String {
+    reported.unwrap_or_else(|| {
+        if inputs.is_empty() {
+            content()
+        } else {
+            provenance_data_version(&ctx.code_version, &consumed(inputs))
+        }
+    })
+}
+
+/// Writes and commits one partition (`None`: the unpartitioned asset).
+pub(crate) async fn commit(
+    ctx: &StepContext<'_>,
+    partition: Option<&PartitionRef>,
+    inputs: Vec<ConsumedInput>,
+    data_version: String,
+    metadata: BTreeMap<String, serde_json::Value>,
+    batches: SendableRecordBatchStream,
+) -> Result<Committed, StepError> {
+    let io = ctx
+        .shared
+        .instance
+        .io_managers
+        .get(&ctx.asset.io_manager)
+        .map_err(|e| StepError::permanent(e.to_string()))?;
+    let request = CommitRequest {
+        asset: ctx.asset.key.clone(),
+        partition: partition.map(|p| p.key.clone()),
+        run_id: Some(ctx.run.run_id.clone()),
+        io_manager: ctx.asset.io_manager.clone(),
+        code_version: ctx.code_version.clone(),
+        data_version,
+        metadata,
+        inputs,
+    };
+    commit_partition(
+        ctx.shared.instance.storage.as_ref(),
+        io.as_ref(),
+        request,
+        batches,
+        ctx.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        CommitError::Write { source, .. } => StepError::retryable(source.to_string()),
+        CommitError::Record { source, .. } => {
+            StepError::retryable(format!("recording the materialization failed: {source}"))
+        }
+    })
+}
+
+/// Batches already in memory as a stream to commit.
+pub(crate) fn memory_stream(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<SendableRecordBatchStream, StepError> {
+    Ok(Box::pin(
+        MemoryStream::try_new(batches, schema, None)
+            .map_err(|e| StepError::retryable(e.to_string()))?,
+    ))
+}

@@ -1,0 +1,466 @@
+//! `strata materialize`: plan the selected partitions, execute them, show progress, summarize.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use strata_core::key::AssetKey;
+use strata_core::model::Repository;
+use strata_core::partitions::definition::InMemoryDynamicPartitions;
+use strata_core::partitions::{Keyspace, PartitionSubset};
+use strata_core::plan::{PlannedStep, RangeTarget, Target, plan_steps, resolve_range};
+use strata_engine::StepOutcome;
+use strata_engine::executor::{Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id};
+use strata_engine::instance::Instance;
+use strata_storage::Storage;
+use strata_storage::event::Event;
+use tokio::sync::mpsc;
+
+use crate::cli::{MaterializeArgs, PartitionArgs};
+use crate::commands::{print_json, select};
+use crate::{CliError, Outcome, clock};
+
+pub(crate) fn run(
+    repository: Repository,
+    root: &Path,
+    args: &MaterializeArgs,
+) -> Result<Outcome, CliError> {
+    let keys = select(&repository, &args.selection)?;
+    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let clock = clock::event_clock()?;
+    let now_secs = clock().div_euclid(1000);
+    let repository = Arc::new(repository);
+    crate::runtime()?.block_on(async {
+        let dynamic = instance
+            .storage
+            .dynamic_partitions()
+            .await
+            .map_err(CliError::internal)?;
+        let keyspaces = keyspaces(&repository, &dynamic, now_secs);
+        let targets = targets(
+            &repository,
+            instance.storage.as_ref(),
+            &keys,
+            &args.partitions,
+            &keyspaces,
+        )
+        .await?;
+        let steps = plan_steps(&repository, &targets, &keyspaces);
+        let labels: Vec<String> = steps.iter().map(|s| label(s, &keyspaces)).collect();
+        let description = describe_request(&args.selection, &args.partitions);
+        if args.dry_run {
+            return print_plan(&steps, &labels, &description, args.output.json);
+        }
+        if steps.is_empty() {
+            if args.output.json {
+                print_json(&json!({"run_id": null, "status": "nothing_to_do", "steps": 0}))?;
+            } else {
+                println!("nothing to materialize: {description} selects no partition");
+            }
+            return Ok(Outcome::Ok);
+        }
+        let executor = Executor::new(instance.clone(), Arc::clone(&repository), clock);
+        let request = RunRequest {
+            run_id: new_run_id(),
+            description,
+            backfill_id: None,
+            steps,
+            concurrency: args.concurrency.map(|c| c as usize),
+            tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
+        };
+        execute(&executor, request, &labels, args.output.json).await
+    })
+}
+
+/// Every partitioned asset's keyspace at `now_secs`.
+pub(crate) fn keyspaces<'a>(
+    repository: &'a Repository,
+    dynamic: &'a InMemoryDynamicPartitions,
+    now_secs: i64,
+) -> BTreeMap<AssetKey, Keyspace<'a>> {
+    repository
+        .assets()
+        .filter_map(|asset| {
+            let def = asset.partitions_definition()?;
+            Some((asset.key.clone(), def.keyspace(now_secs, dynamic)))
+        })
+        .collect()
+}
+
+/// What to run of each selected asset.
+pub(crate) async fn targets(
+    repository: &Repository,
+    storage: &dyn Storage,
+    keys: &std::collections::BTreeSet<AssetKey>,
+    choice: &PartitionArgs,
+    keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+) -> Result<BTreeMap<AssetKey, Target>, CliError> {
+    let mut targets = BTreeMap::new();
+    let partitioned: Vec<&AssetKey> = keys.iter().filter(|k| keyspaces.contains_key(*k)).collect();
+    let ranges = match (&choice.from, &choice.to) {
+        (Some(from), Some(to)) => {
+            let range_targets: Vec<RangeTarget<'_, '_>> = partitioned
+                .iter()
+                .filter_map(|key| {
+                    Some(RangeTarget {
+                        key,
+                        definition: repository.asset(key)?.partitions_definition()?,
+                        keyspace: keyspaces.get(*key)?,
+                    })
+                })
+                .collect();
+            resolve_range(&range_targets, from, to).map_err(|e| CliError::Usage(e.to_string()))?
+        }
+        _ => BTreeMap::new(),
+    };
+    for key in keys {
+        let Some(keyspace) = keyspaces.get(key) else {
+            let include = if choice.missing || choice.failed {
+                let status = storage
+                    .unpartitioned_status(key)
+                    .await
+                    .map_err(CliError::internal)?;
+                (choice.missing && !status.missing().is_empty())
+                    || (choice.failed && !status.failed.is_empty())
+            } else {
+                true
+            };
+            if include {
+                targets.insert(key.clone(), Target::Unpartitioned);
+            }
+            continue;
+        };
+        let subset = if let Some(partition) = &choice.partition {
+            let index = keyspace.index_of(partition).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--partition `{partition}` is not a partition of {key}; `strata partitions {key}` lists them"
+                ))
+            })?;
+            PartitionSubset::from_range(index..index + 1)
+        } else if let Some(subset) = ranges.get(key) {
+            subset.clone()
+        } else if choice.missing || choice.failed {
+            let status = storage
+                .partition_status(key, keyspace)
+                .await
+                .map_err(CliError::internal)?;
+            if choice.missing {
+                status.missing()
+            } else {
+                status.failed
+            }
+        } else {
+            return Err(CliError::Usage(format!(
+                "{key} is partitioned: choose partitions with --partition KEY, --from A --to B, \
+                 --missing or --failed"
+            )));
+        };
+        if !subset.is_empty() {
+            targets.insert(key.clone(), Target::EachPartition(subset));
+        }
+    }
+    Ok(targets)
+}
+
+/// `flights/clean_flights 2013-01-05`, or the asset alone when unpartitioned.
+pub(crate) fn label(step: &PlannedStep, keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>) -> String {
+    let keyspace = keyspaces.get(&step.asset);
+    match (&step.partitions, keyspace) {
+        (Some(subset), Some(keys)) => {
+            let ranges = subset.ranges();
+            match (ranges.first(), ranges.last()) {
+                (Some(first), Some(_)) if subset.count() == 1 => {
+                    format!(
+                        "{} {}",
+                        step.asset,
+                        keys.key(first.start).unwrap_or_default()
+                    )
+                }
+                (Some(first), Some(last)) => format!(
+                    "{} {}..{}",
+                    step.asset,
+                    keys.key(first.start).unwrap_or_default(),
+                    keys.key(last.end - 1).unwrap_or_default()
+                ),
+                _ => step.asset.to_string(),
+            }
+        }
+        _ => step.asset.to_string(),
+    }
+}
+
+fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
+    let partitions = if let Some(p) = &choice.partition {
+        format!(" partition {p}")
+    } else if let (Some(from), Some(to)) = (&choice.from, &choice.to) {
+        format!(" from {from} to {to}")
+    } else if choice.missing {
+        " missing".to_string()
+    } else if choice.failed {
+        " failed".to_string()
+    } else {
+        String::new()
+    };
+    format!("{selection}{partitions}")
+}
+
+fn print_plan(
+    steps: &[PlannedStep],
+    labels: &[String],
+    description: &str,
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let mut per_asset: BTreeMap<&AssetKey, u64> = BTreeMap::new();
+    for step in steps {
+        *per_asset.entry(&step.asset).or_default() += 1;
+    }
+    if as_json {
+        print_json(&json!({
+            "dry_run": true,
+            "description": description,
+            "steps": steps.len(),
+            "assets": per_asset.iter().map(|(k, n)| json!({"asset": k.to_string(), "steps": n})).collect::<Vec<_>>(),
+            "plan": labels,
+        }))?;
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "would materialize {} step{} ({description}):",
+        steps.len(),
+        if steps.len() == 1 { "" } else { "s" }
+    );
+    for (asset, count) in per_asset {
+        println!("  {asset}: {count}");
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn execute(
+    executor: &Executor,
+    request: RunRequest,
+    labels: &[String],
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    executor.queue(&request).await.map_err(CliError::internal)?;
+    let run_id = request.run_id.clone();
+    let total = request.steps.len();
+    let (cancel, _) = cancel_pair();
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let storage = Arc::clone(&executor.instance().storage);
+    let interrupt = {
+        let cancel = cancel.clone();
+        let run_id = run_id.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: canceling the run (steps in flight are stopped)");
+                let _ = storage
+                    .append(
+                        chrono::Utc::now().timestamp_millis(),
+                        vec![Event::RunCancelRequested { run_id }],
+                    )
+                    .await;
+                cancel.cancel();
+            }
+        })
+    };
+    if !as_json {
+        eprintln!(
+            "run {run_id}: {total} step{}",
+            if total == 1 { "" } else { "s" }
+        );
+    }
+    let display = tokio::spawn(show_progress(receiver, labels.to_vec(), total, !as_json));
+    let report = executor
+        .execute(request, cancel, Some(sender))
+        .await
+        .map_err(CliError::internal)?;
+    interrupt.abort();
+    let _ = display.await;
+    summarize(&report, labels, as_json)
+}
+
+/// Counts and ETA on a terminal (redrawn in place on stderr); plain lines otherwise.
+async fn show_progress(
+    mut receiver: mpsc::UnboundedReceiver<Progress>,
+    labels: Vec<String>,
+    total: usize,
+    enabled: bool,
+) {
+    let terminal = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let (mut done, mut ok, mut failed, mut skipped) = (0usize, 0usize, 0usize, 0usize);
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    while let Some(update) = receiver.recv().await {
+        let Progress::Finished { step, outcome } = update else {
+            continue;
+        };
+        done += 1;
+        let verdict = match &outcome {
+            StepOutcome::Succeeded { .. } => {
+                ok += 1;
+                "ok"
+            }
+            StepOutcome::Failed { .. } => {
+                failed += 1;
+                "FAILED"
+            }
+            StepOutcome::Skipped { .. } => {
+                skipped += 1;
+                "skipped"
+            }
+            StepOutcome::Canceled => "canceled",
+        };
+        if !enabled {
+            continue;
+        }
+        let mut err = std::io::stderr().lock();
+        if terminal {
+            if done == total || last_draw.elapsed() > Duration::from_millis(100) {
+                last_draw = Instant::now();
+                let _ = write!(
+                    err,
+                    "\r\x1b[2K{}",
+                    bar(done, total, ok, failed, skipped, started.elapsed())
+                );
+                let _ = err.flush();
+            }
+        } else {
+            let line = match &outcome {
+                StepOutcome::Failed { error, .. } => error.clone(),
+                StepOutcome::Skipped { reason } => format!("{}: {reason}", labels[step]),
+                _ => labels[step].clone(),
+            };
+            let _ = writeln!(err, "[{done}/{total}] {verdict} {line}");
+        }
+    }
+    if enabled && terminal {
+        let _ = writeln!(std::io::stderr());
+    }
+}
+
+fn bar(
+    done: usize,
+    total: usize,
+    ok: usize,
+    failed: usize,
+    skipped: usize,
+    elapsed: Duration,
+) -> String {
+    const WIDTH: usize = 30;
+    let filled = WIDTH * done / total.max(1);
+    let eta = if done > 0 && done < total {
+        let left = elapsed.mul_f64((total - done) as f64 / done as f64);
+        format!(" · ETA {}", clock_time(left))
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}{}] {done}/{total} · {ok} ok · {failed} failed · {skipped} skipped · {}{eta}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled),
+        clock_time(elapsed)
+    )
+}
+
+fn clock_time(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+fn summarize(report: &RunReport, labels: &[String], as_json: bool) -> Result<Outcome, CliError> {
+    let problems: Vec<(usize, &StepOutcome)> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| Some((i, o.as_ref()?)))
+        .filter(|(_, o)| match o {
+            StepOutcome::Succeeded {
+                blocking_failures,
+                failed_checks,
+                ..
+            } => !blocking_failures.is_empty() || !failed_checks.is_empty(),
+            _ => true,
+        })
+        .collect();
+    let rows: u64 = report
+        .outcomes
+        .iter()
+        .flatten()
+        .map(|o| match o {
+            StepOutcome::Succeeded { rows, .. } => *rows,
+            _ => 0,
+        })
+        .sum();
+    let ok = report.status == strata_storage::records::RunStatus::Succeeded;
+    if as_json {
+        print_json(&json!({
+            "run_id": report.run_id,
+            "status": report.status.as_str(),
+            "steps": report.outcomes.len(),
+            "succeeded": report.succeeded(),
+            "failed": report.failed(),
+            "skipped": report.skipped(),
+            "rows": rows,
+            "elapsed_ms": report.elapsed.as_millis() as u64,
+            "problems": problems.iter().map(|(i, o)| json!({"step": labels[*i], "outcome": outcome_json(o)})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for (i, outcome) in &problems {
+            match outcome {
+                StepOutcome::Failed { error, attempts } => {
+                    println!(
+                        "failed  {error} (after {attempts} attempt{})",
+                        if *attempts == 1 { "" } else { "s" }
+                    )
+                }
+                StepOutcome::Skipped { reason } => println!("skipped {}: {reason}", labels[*i]),
+                StepOutcome::Succeeded {
+                    blocking_failures,
+                    failed_checks,
+                    ..
+                } => {
+                    for check in blocking_failures {
+                        println!(
+                            "check   {}: blocking check {check} failed; downstream partitions were skipped",
+                            labels[*i]
+                        );
+                    }
+                    for check in failed_checks {
+                        println!("check   {}: check {check} failed", labels[*i]);
+                    }
+                }
+                StepOutcome::Canceled => println!("canceled {}", labels[*i]),
+            }
+        }
+        println!(
+            "run {} {}: {} succeeded, {} failed, {} skipped, {rows} rows in {:.1}s",
+            report.run_id,
+            report.status.as_str(),
+            report.succeeded(),
+            report.failed(),
+            report.skipped(),
+            report.elapsed.as_secs_f64()
+        );
+    }
+    Ok(if ok { Outcome::Ok } else { Outcome::Failed })
+}
+
+fn outcome_json(outcome: &StepOutcome) -> serde_json::Value {
+    match outcome {
+        StepOutcome::Succeeded {
+            blocking_failures,
+            failed_checks,
+            ..
+        } => {
+            json!({"status": "succeeded", "blocking_checks_failed": blocking_failures, "checks_failed": failed_checks})
+        }
+        StepOutcome::Failed { error, attempts } => {
+            json!({"status": "failed", "error": error, "attempts": attempts})
+        }
+        StepOutcome::Skipped { reason } => json!({"status": "skipped", "reason": reason}),
+        StepOutcome::Canceled => json!({"status": "canceled"}),
+    }
+}
