@@ -471,3 +471,111 @@ fn partitioned_assets_need_a_partition_set() {
         stderr(&query)
     );
 }
+
+#[test]
+fn editing_an_asset_makes_it_and_its_downstream_stale_and_stale_refreshes_exactly_those() {
+    let daily = "partitions = { daily = { start = \"2024-01-01\", end = \"2024-01-04\" } }";
+    let dir = repository(&[
+        (
+            "assets/g/up.sql",
+            &format!("/*---\n{daily}\n---*/\nSELECT $partition_key AS day, 1 AS n"),
+        ),
+        (
+            "assets/g/down.sql",
+            &format!("/*---\n{daily}\n---*/\nSELECT day, n * 2 AS n FROM g.up"),
+        ),
+        (
+            "assets/g/other.sql",
+            &format!("/*---\n{daily}\n---*/\nSELECT 7 AS n"),
+        ),
+    ]);
+    let first = strata(dir.path(), &["materialize", "*", "--missing"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let stale_counts = |dir: &Path| -> Vec<(String, u64)> {
+        json(&strata(dir, &["status", "--json"]))["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["asset"].as_str().unwrap().to_string(),
+                    a["stale"]["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert!(stale_counts(dir.path()).iter().all(|(_, n)| *n == 0));
+
+    // A description change is not a code change.
+    let up = dir.path().join("assets/g/up.sql");
+    std::fs::write(
+        &up,
+        format!("/*---\n{daily}\ndescription = \"d\"\n---*/\nSELECT $partition_key AS day, 1 AS n"),
+    )
+    .unwrap();
+    assert!(stale_counts(dir.path()).iter().all(|(_, n)| *n == 0));
+
+    std::fs::write(
+        &up,
+        format!("/*---\n{daily}\n---*/\nSELECT $partition_key AS day, 2 AS n"),
+    )
+    .unwrap();
+    let counts = stale_counts(dir.path());
+    assert_eq!(
+        counts,
+        vec![
+            ("g/other".to_string(), 0),
+            ("g/up".to_string(), 3),
+            ("g/down".to_string(), 3)
+        ]
+    );
+    let status = json(&strata(dir.path(), &["status", "g/up,g/down", "--json"]));
+    assert_eq!(
+        status["assets"][0]["stale"]["causes"][0]["causes"][0]["cause"],
+        "code"
+    );
+    assert_eq!(
+        status["assets"][1]["stale"]["causes"][0]["causes"][0],
+        serde_json::json!({"cause": "dependency", "upstream": "g/up", "partition": "2024-01-01", "state": "stale"})
+    );
+
+    let refresh = strata(dir.path(), &["materialize", "*", "--stale", "--json"]);
+    assert!(refresh.status.success(), "{}", stderr(&refresh));
+    assert_eq!(
+        json(&refresh)["succeeded"],
+        6,
+        "exactly the stale partitions"
+    );
+    assert!(stale_counts(dir.path()).iter().all(|(_, n)| *n == 0));
+    let rows = json(&strata(
+        dir.path(),
+        &["query", "SELECT sum(n) AS n FROM g.down", "--json"],
+    ));
+    assert_eq!(rows, serde_json::json!([{"n": 12}]));
+
+    // Re-materializing an upstream partition with new data makes its readers stale (data).
+    std::fs::write(
+        &up,
+        format!(
+            "/*---\n{daily}\ncode_version = \"pinned\"\n---*/\nSELECT $partition_key AS day, 3 AS n"
+        ),
+    )
+    .unwrap();
+    let again = strata(
+        dir.path(),
+        &["materialize", "g/up", "--partition", "2024-01-02"],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let status = json(&strata(dir.path(), &["status", "g/down", "--json"]));
+    // g/up's other days are stale by code (the declared version differs from the derived one),
+    // so every g/down partition is stale: days 1 and 3 by dependency, day 2 by data (its
+    // upstream day has new content, hence a new data version).
+    let causes = &status["assets"][0]["stale"]["causes"];
+    let day2 = causes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["partition"] == "2024-01-02")
+        .unwrap();
+    assert_eq!(day2["causes"][0]["cause"], "data", "{day2}");
+}

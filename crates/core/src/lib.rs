@@ -15,6 +15,8 @@
 //! - [`selection`]: Dagster's asset selection syntax, kept apart from the graph it selects from.
 //! - [`sql_deps`]: the asset tables an SQL query reads.
 //! - [`plan`]: `--from/--to` ranges, and the steps of a run with the steps each waits for.
+//! - [`staleness`]: which partitions are stale, with Dagster's causes (code, data,
+//!   dependencies).
 //! - [`versions`]: code versions derived from what affects an asset's output.
 //! - [`declare`]: `strata.toml` and `assets/**` texts into a validated repository, with every
 //!   error located at file:line:col.
@@ -30,5 +32,6 @@ pub mod partitions;
 pub mod plan;
 pub mod selection;
 pub mod sql_deps;
+pub mod staleness;
 mod suggest;
 pub mod versions;

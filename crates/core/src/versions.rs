@@ -77,6 +77,26 @@ pub fn normalize_sql(query: &str) -> String {
     }
 }
 
+/// The digest of (key, data version) pairs in key order: equal exactly when every pair is.
+/// A run of consumed upstream partitions records it; staleness recomputes it from the
+/// current versions to tell whether any of them changed.
+pub fn range_digest<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut hasher = Sha256::new();
+    for (key, version) in pairs {
+        // Lengths first, so no two different lists can write the same bytes.
+        for part in [key, version] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("range-sha256:{hex}")
+}
+
 /// SHA-256 over length-prefixed fields, so no two different field lists hash the same bytes.
 #[derive(Default)]
 pub struct FieldHasher(Sha256);

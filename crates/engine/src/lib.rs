@@ -13,6 +13,7 @@
 //!   (SQL, commands, sources) and runs quality checks.
 //! - [`protocol`]: the command protocol's events file and output formats.
 //! - [`sql_session`]: DataFusion sessions where assets are `group.name` tables.
+//! - [`staleness`]: stale partitions and their causes, from what storage recorded.
 //! - [`versions`]: provenance and content data versions; code versions with code files.
 //! - [`gc`]: the garbage collector for superseded files and orphans of crashed writes.
 //! - [`failpoint`]: crash-test boundaries (re-exported from storage).
@@ -23,6 +24,7 @@ pub mod gc;
 pub mod instance;
 pub mod protocol;
 pub mod sql_session;
+pub mod staleness;
 mod step;
 pub mod versions;
 

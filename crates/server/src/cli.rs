@@ -50,8 +50,8 @@ pub(crate) enum Command {
     /// Read-only SQL over materialized assets: each asset is the table `group.name` with a
     /// `partition_key` column (one column per dimension for two-dimensional assets).
     Query(QueryArgs),
-    /// Per asset: materialized, missing, failed and in-progress partitions (as ranges), the
-    /// latest materialization and failing checks.
+    /// Per asset: materialized, missing, failed, stale and in-progress partitions (as ranges),
+    /// why stale partitions are stale, the latest materialization and failing checks.
     Status(StatusArgs),
     /// Delete partition files no reader will be given again: files superseded by a newer
     /// materialization, and orphans of writes that crashed before committing — each only once
@@ -79,20 +79,24 @@ pub(crate) struct MaterializeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct PartitionArgs {
     /// One partition key (of every selected partitioned asset).
-    #[arg(long, value_name = "KEY", conflicts_with_all = ["from", "missing", "failed"])]
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["from", "missing", "failed", "stale"])]
     pub(crate) partition: Option<String>,
     /// First partition of an inclusive range (a key, a date or an RFC 3339 time).
-    #[arg(long, value_name = "A", requires = "to", conflicts_with_all = ["missing", "failed"])]
+    #[arg(long, value_name = "A", requires = "to", conflicts_with_all = ["missing", "failed", "stale"])]
     pub(crate) from: Option<String>,
     /// Last partition of the range, inclusive.
     #[arg(long, value_name = "B", requires = "from")]
     pub(crate) to: Option<String>,
     /// Every partition that has never been materialized.
-    #[arg(long, conflicts_with = "failed")]
+    #[arg(long, conflicts_with_all = ["failed", "stale"])]
     pub(crate) missing: bool,
     /// Every partition whose latest step failed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stale")]
     pub(crate) failed: bool,
+    /// Every materialized partition that is stale: its code changed, an input's data changed,
+    /// or an upstream partition is stale or missing (`strata status` shows why).
+    #[arg(long)]
+    pub(crate) stale: bool,
 }
 
 #[derive(Debug, Args)]

@@ -241,6 +241,9 @@ pub struct Materialization {
     pub inputs: Vec<ConsumedInput>,
 }
 
+/// What one partition's current materialization consumed: its key and its inputs.
+pub type PartitionInputs = (Option<String>, Vec<ConsumedInput>);
+
 /// One stored file of a materialization.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRef {
@@ -339,18 +342,7 @@ impl ConsumedRange {
     /// The digest of (key, data version) pairs in key order: equal exactly when every pair is.
     /// Staleness recomputes it from the current versions to tell whether any input changed.
     pub fn digest<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        for (key, version) in pairs {
-            // Lengths first, so no two different lists can write the same bytes.
-            for part in [key, version] {
-                hasher.update((part.len() as u64).to_le_bytes());
-                hasher.update(part.as_bytes());
-            }
-        }
-        let hash = hasher.finalize();
-        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
-        format!("range-sha256:{hex}")
+        strata_core::versions::range_digest(pairs)
     }
 }
 

@@ -5,7 +5,7 @@ use strata_core::key::AssetKey;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
-use crate::event::{Event, EventId, EventRecord, Millis};
+use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
 use crate::records::{
     BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
     RunFilter, RunRecord, StepRecord,
@@ -85,6 +85,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The latest result of every check of every partition of `asset`, by partition then check.
     async fn check_results(&self, asset: &AssetKey) -> Result<Vec<CheckResult>, StorageError>;
+
+    /// The inputs each current materialization of `asset` consumed, in key order.
+    async fn current_inputs(&self, asset: &AssetKey) -> Result<Vec<PartitionInputs>, StorageError>;
 
     /// The status of an unpartitioned asset: a keyspace of one partition (index 0).
     async fn unpartitioned_status(&self, asset: &AssetKey)

@@ -12,9 +12,11 @@ use strata_core::model::Repository;
 use strata_core::partitions::definition::InMemoryDynamicPartitions;
 use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_core::plan::{PlannedStep, RangeTarget, Target, plan_steps, resolve_range};
+use strata_core::staleness::StaleMap;
 use strata_engine::StepOutcome;
 use strata_engine::executor::{Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id};
 use strata_engine::instance::Instance;
+use strata_engine::staleness::stale_report;
 use strata_storage::Storage;
 use strata_storage::event::Event;
 use tokio::sync::mpsc;
@@ -40,12 +42,22 @@ pub(crate) fn run(
             .await
             .map_err(CliError::internal)?;
         let keyspaces = keyspaces(&repository, &dynamic, now_secs);
+        let stale = if args.partitions.stale {
+            Some(
+                stale_report(&instance, &repository, &keyspaces)
+                    .await
+                    .map_err(CliError::internal)?,
+            )
+        } else {
+            None
+        };
         let targets = targets(
             &repository,
             instance.storage.as_ref(),
             &keys,
             &args.partitions,
             &keyspaces,
+            stale.as_ref(),
         )
         .await?;
         let steps = plan_steps(&repository, &targets, &keyspaces);
@@ -97,6 +109,7 @@ pub(crate) async fn targets(
     keys: &std::collections::BTreeSet<AssetKey>,
     choice: &PartitionArgs,
     keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+    stale: Option<&BTreeMap<AssetKey, StaleMap>>,
 ) -> Result<BTreeMap<AssetKey, Target>, CliError> {
     let mut targets = BTreeMap::new();
     let partitioned: Vec<&AssetKey> = keys.iter().filter(|k| keyspaces.contains_key(*k)).collect();
@@ -118,7 +131,9 @@ pub(crate) async fn targets(
     };
     for key in keys {
         let Some(keyspace) = keyspaces.get(key) else {
-            let include = if choice.missing || choice.failed {
+            let include = if let Some(stale) = stale {
+                stale.get(key).is_some_and(|m| m.contains_key(&None))
+            } else if choice.missing || choice.failed {
                 let status = storage
                     .unpartitioned_status(key)
                     .await
@@ -142,6 +157,14 @@ pub(crate) async fn targets(
             PartitionSubset::from_range(index..index + 1)
         } else if let Some(subset) = ranges.get(key) {
             subset.clone()
+        } else if let Some(stale) = stale {
+            PartitionSubset::from_indices(
+                stale
+                    .get(key)
+                    .into_iter()
+                    .flat_map(|m| m.keys())
+                    .filter_map(|k| keyspace.index_of(k.as_deref()?)),
+            )
         } else if choice.missing || choice.failed {
             let status = storage
                 .partition_status(key, keyspace)
@@ -155,7 +178,7 @@ pub(crate) async fn targets(
         } else {
             return Err(CliError::Usage(format!(
                 "{key} is partitioned: choose partitions with --partition KEY, --from A --to B, \
-                 --missing or --failed"
+                 --missing, --failed or --stale"
             )));
         };
         if !subset.is_empty() {
@@ -201,6 +224,8 @@ fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
         " missing".to_string()
     } else if choice.failed {
         " failed".to_string()
+    } else if choice.stale {
+        " stale".to_string()
     } else {
         String::new()
     };

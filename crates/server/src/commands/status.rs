@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use strata_core::model::{Compute, Repository};
 use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_engine::instance::Instance;
+use strata_engine::staleness::stale_report;
 use strata_storage::event::Event;
 use strata_storage::status::PartitionStatus;
 
@@ -31,13 +32,16 @@ pub(crate) fn run(
     };
     let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
     let now_secs = clock::now(None)?.timestamp();
-    let storage = instance.storage;
+    let storage = &instance.storage;
     let reports = crate::runtime()?.block_on(async {
         let dynamic = storage
             .dynamic_partitions()
             .await
             .map_err(CliError::internal)?;
         let keyspaces = keyspaces(repository, &dynamic, now_secs);
+        let stale = stale_report(&instance, repository, &keyspaces)
+            .await
+            .map_err(CliError::internal)?;
         let mut reports = Vec::new();
         for key in repository.topological_order() {
             if !keys.contains(&key) {
@@ -85,6 +89,23 @@ pub(crate) fn run(
             for (name, subset) in states(&status) {
                 report.insert(name.into(), subset_json(&subset, keyspace));
             }
+            let stale_map = stale.get(&key);
+            let stale_subset = match (stale_map, keyspace) {
+                (Some(map), Some(keys)) => PartitionSubset::from_indices(
+                    map.keys().filter_map(|k| keys.index_of(k.as_deref()?)),
+                ),
+                (Some(map), None) if map.contains_key(&None) => PartitionSubset::from_range(0..1),
+                _ => PartitionSubset::empty(),
+            };
+            let mut stale_json = subset_json(&stale_subset, keyspace);
+            stale_json["causes"] = json!(
+                stale_map
+                    .into_iter()
+                    .flatten()
+                    .map(|(partition, causes)| json!({"partition": partition, "causes": causes}))
+                    .collect::<Vec<_>>()
+            );
+            report.insert("stale".into(), stale_json);
             let latest = storage
                 .materialization_history(&key, None, 1)
                 .await
@@ -184,15 +205,16 @@ fn print_text(report: &Value) {
         m => format!("last {}", m["at"].as_str().unwrap_or_default()),
     };
     println!(
-        "{asset}  {} partition{} · {} materialized · {} missing · {} failed · {} in progress · {last}",
+        "{asset}  {} partition{} · {} materialized · {} missing · {} failed · {} stale · {} in progress · {last}",
         report["partitions"],
         if report["partitions"] == 1 { "" } else { "s" },
         count("materialized"),
         count("missing"),
         count("failed"),
+        count("stale"),
         count("in_progress"),
     );
-    for name in ["missing", "failed", "in_progress"] {
+    for name in ["missing", "failed", "stale", "in_progress"] {
         let ranges = report[name]["ranges"]
             .as_array()
             .cloned()
@@ -217,6 +239,19 @@ fn print_text(report: &Value) {
         };
         println!("  {}: {}{more}", name.replace('_', " "), shown.join(", "));
     }
+    if let Some(first) = report["stale"]["causes"].as_array().and_then(|c| c.first()) {
+        let partition = first["partition"]
+            .as_str()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default();
+        let why: Vec<String> = first["causes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(describe_cause)
+            .collect();
+        println!("  stale because (e.g.{partition}): {}", why.join("; "));
+    }
     for check in report["failing_checks"].as_array().into_iter().flatten() {
         println!(
             "  check {} ({}) failing on {} partition{}",
@@ -225,5 +260,33 @@ fn print_text(report: &Value) {
             check["partitions"],
             if check["partitions"] == 1 { "" } else { "s" }
         );
+    }
+}
+
+/// One stale cause in words.
+fn describe_cause(cause: &Value) -> String {
+    let text = |field: &str| cause[field].as_str().unwrap_or_default().to_string();
+    match cause["cause"].as_str() {
+        Some("code") => format!("code changed ({} → {})", text("recorded"), text("current")),
+        Some("data") => {
+            let range = match (cause["first"].as_str(), cause["last"].as_str()) {
+                (Some(a), Some(b)) if a == b => format!(" {a}"),
+                (Some(a), Some(b)) => format!(" {a}..{b}"),
+                _ => String::new(),
+            };
+            format!("new data in {}{range}", text("upstream"))
+        }
+        Some("dependency") => {
+            let partition = cause["partition"]
+                .as_str()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            format!(
+                "upstream {}{partition} is {}",
+                text("upstream"),
+                text("state")
+            )
+        }
+        _ => cause.to_string(),
     }
 }

@@ -24,7 +24,7 @@ use strata_core::key::AssetKey;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
-use crate::event::{Event, EventId, EventRecord, Millis};
+use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
 use crate::records::{
     BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
     RunFilter, RunRecord, StepRecord,
@@ -249,6 +249,12 @@ impl Storage for SqliteStorage {
     ) -> Result<PartitionStatus, StorageError> {
         let asset = asset.to_string();
         self.read_here(|conn| queries::partition_status(conn, &asset, keyspace))
+    }
+
+    async fn current_inputs(&self, asset: &AssetKey) -> Result<Vec<PartitionInputs>, StorageError> {
+        let asset = asset.to_string();
+        self.read(move |conn| queries::current_inputs(conn, &asset))
+            .await
     }
 
     async fn unpartitioned_status(

@@ -8,7 +8,7 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 use super::apply::{UNPARTITIONED, partition_column};
 use super::backend;
 use crate::error::StorageError;
-use crate::event::{BackfillStatus, EventId, EventRecord, Millis};
+use crate::event::{BackfillStatus, Event, EventId, EventRecord, Millis, PartitionInputs};
 use crate::records::{
     BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
     RunFilter, RunRecord, RunStatus, StepRecord, StepStatus,
@@ -232,6 +232,34 @@ pub(crate) fn partition_status(
         );
     }
     Ok(builder.finish())
+}
+
+pub(crate) fn current_inputs(
+    conn: &Connection,
+    asset: &str,
+) -> Result<Vec<PartitionInputs>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT p.partition, e.payload FROM partition_state p
+             JOIN events e ON e.id = p.materialized_event
+             WHERE p.asset = ?1 AND p.materialized_event IS NOT NULL ORDER BY p.partition",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([asset], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    rows.into_iter()
+        .map(|(partition, payload)| {
+            match serde_json::from_str::<Event>(&payload).map_err(|e| corrupt("event", e))? {
+                Event::Materialization(m) => Ok((partition_value(partition), m.inputs)),
+                other => Err(corrupt("materialization", other.kind())),
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn unpartitioned_status(

@@ -705,7 +705,12 @@ pub(crate) async fn consumed_inputs_round_trip_as_ranges(storage: &dyn Storage) 
         .materialization_history(&key("features/rolling"), None, 1)
         .await
         .unwrap();
-    assert_eq!(history[0].event, Event::Materialization(m));
+    assert_eq!(history[0].event, Event::Materialization(m.clone()));
+    let current = storage
+        .current_inputs(&key("features/rolling"))
+        .await
+        .unwrap();
+    assert_eq!(current, vec![(Some("2013-01-07".to_string()), m.inputs)]);
 }
 
 pub(crate) async fn superseded_files_become_collectable_and_deleted_ones_do_not(
