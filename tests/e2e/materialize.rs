@@ -236,6 +236,12 @@ fn bad_sql_fails_precisely_and_commits_nothing() {
     let status = json(&strata(dir.path(), &["status", "g/down", "--json"]));
     assert_eq!(status["assets"][0]["materialized"]["count"], 0);
     assert_eq!(status["assets"][0]["failed"]["count"], 1);
+    // --failed picks the unpartitioned asset that failed, and nothing else.
+    let retry = json(&strata(
+        dir.path(),
+        &["materialize", "*", "--failed", "--dry-run", "--json"],
+    ));
+    assert_eq!(retry["plan"], serde_json::json!(["g/down"]));
 }
 
 #[test]

@@ -163,6 +163,29 @@ pub struct PlannedStep {
     pub upstream: Vec<usize>,
 }
 
+impl PlannedStep {
+    /// `flights/clean_flights 2013-01-05`, a range `… 2013-01-01..2013-01-31`, or the asset
+    /// alone when unpartitioned; `keyspace` is the asset's.
+    pub fn label(&self, keyspace: Option<&Keyspace<'_>>) -> String {
+        let (Some(subset), Some(keys)) = (&self.partitions, keyspace) else {
+            return self.asset.to_string();
+        };
+        let ranges = subset.ranges();
+        match (ranges.first(), ranges.last()) {
+            (Some(first), Some(last)) => {
+                let a = keys.key(first.start).unwrap_or_default();
+                if subset.count() == 1 {
+                    format!("{} {a}", self.asset)
+                } else {
+                    let b = keys.key(last.end - 1).unwrap_or_default();
+                    format!("{} {a}..{b}", self.asset)
+                }
+            }
+            _ => self.asset.to_string(),
+        }
+    }
+}
+
 /// What to materialize of one asset.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {

@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::definition::InMemoryDynamicPartitions;
 use strata_core::plan::PlannedStep;
@@ -429,11 +428,4 @@ async fn poll_cancel_flag(
             return;
         }
     }
-}
-
-/// The asset keys of a plan, for messages.
-pub fn plan_assets(steps: &[PlannedStep]) -> Vec<AssetKey> {
-    let mut keys: Vec<AssetKey> = steps.iter().map(|s| s.asset.clone()).collect();
-    keys.dedup();
-    keys
 }

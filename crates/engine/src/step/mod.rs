@@ -135,12 +135,12 @@ pub(crate) struct Done {
 
 /// `flights/clean_flights 2013-01-05`, `dims/airlines`, or a range `a 2013-01-01..2013-01-31`.
 pub(crate) fn describe(shared: &Shared, run: &RunContext, step: &PlannedStep) -> String {
-    let keys = partition_refs(shared, run, step);
-    match keys.as_slice() {
-        [] => step.asset.to_string(),
-        [one] => format!("{} {}", step.asset, one.key),
-        [first, .., last] => format!("{} {}..{}", step.asset, first.key, last.key),
-    }
+    let def = shared
+        .repository
+        .asset(&step.asset)
+        .and_then(Asset::partitions_definition);
+    let keyspace = def.map(|d| d.keyspace(run.now_secs, &run.dynamic));
+    step.label(keyspace.as_ref())
 }
 
 fn partition_refs(shared: &Shared, run: &RunContext, step: &PlannedStep) -> Vec<PartitionRef> {
@@ -232,7 +232,8 @@ pub(crate) async fn run_step(
     let step = &steps[id];
     let label = describe(&shared, &run, step);
     let span = tracing::info_span!("step", asset = %step.asset, label = %label, attempts = tracing::field::Empty, outcome = tracing::field::Empty);
-    let outcome = attempts(&shared, &run, step, &label)
+    let partitions = partition_refs(&shared, &run, step);
+    let outcome = attempts(&shared, &run, step, &partitions, &label)
         .instrument(span.clone())
         .await;
     let (name, attempts) = match &outcome {
@@ -250,6 +251,7 @@ async fn attempts(
     shared: &Shared,
     run: &RunContext,
     step: &PlannedStep,
+    partitions: &[PartitionRef],
     label: &str,
 ) -> StepOutcome {
     let Some(asset) = shared.repository.asset(&step.asset) else {
@@ -258,8 +260,7 @@ async fn attempts(
             attempts: 0,
         };
     };
-    let partitions = partition_refs(shared, run, step);
-    let keys = keys_of(&partitions);
+    let keys = keys_of(partitions);
     let storage = &shared.instance.storage;
     let mut cancel = run.cancel.clone();
     let max_retries = asset.retry.as_ref().map_or(0, |r| r.max_retries);
@@ -283,7 +284,7 @@ async fn attempts(
         let log = StepLog::default();
         let began = Instant::now();
         let result = {
-            let work = attempt_once(shared, run, asset, &partitions, &log);
+            let work = attempt_once(shared, run, asset, partitions, &log);
             let timed = async {
                 match asset.timeout {
                     Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
@@ -300,7 +301,7 @@ async fn attempts(
                 () = cancel.cancelled() => None,
             }
         };
-        let mut events = log_events(run, asset, &partitions, log.take());
+        let mut events = log_events(run, asset, partitions, log.take());
         let now = (shared.clock)();
         let outcome = match result {
             None => {

@@ -14,7 +14,9 @@ use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_core::plan::{PlannedStep, RangeTarget, Target, plan_steps, resolve_range};
 use strata_core::staleness::StaleMap;
 use strata_engine::StepOutcome;
-use strata_engine::executor::{Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id};
+use strata_engine::executor::{
+    Clock, Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id,
+};
 use strata_engine::instance::Instance;
 use strata_engine::staleness::stale_report;
 use strata_storage::Storage;
@@ -61,7 +63,10 @@ pub(crate) fn run(
         )
         .await?;
         let steps = plan_steps(&repository, &targets, &keyspaces);
-        let labels: Vec<String> = steps.iter().map(|s| label(s, &keyspaces)).collect();
+        let labels: Vec<String> = steps
+            .iter()
+            .map(|s| s.label(keyspaces.get(&s.asset)))
+            .collect();
         let description = describe_request(&args.selection, &args.partitions);
         if args.dry_run {
             return print_plan(&steps, &labels, &description, args.output.json);
@@ -74,7 +79,11 @@ pub(crate) fn run(
             }
             return Ok(Outcome::Ok);
         }
-        let executor = Executor::new(instance.clone(), Arc::clone(&repository), clock);
+        let executor = Executor::new(
+            instance.clone(),
+            Arc::clone(&repository),
+            Arc::clone(&clock),
+        );
         let request = RunRequest {
             run_id: new_run_id(),
             description,
@@ -83,7 +92,7 @@ pub(crate) fn run(
             concurrency: args.concurrency.map(|c| c as usize),
             tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
         };
-        execute(&executor, request, &labels, args.output.json).await
+        execute(&executor, request, &labels, clock, args.output.json).await
     })
 }
 
@@ -188,33 +197,6 @@ pub(crate) async fn targets(
     Ok(targets)
 }
 
-/// `flights/clean_flights 2013-01-05`, or the asset alone when unpartitioned.
-pub(crate) fn label(step: &PlannedStep, keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>) -> String {
-    let keyspace = keyspaces.get(&step.asset);
-    match (&step.partitions, keyspace) {
-        (Some(subset), Some(keys)) => {
-            let ranges = subset.ranges();
-            match (ranges.first(), ranges.last()) {
-                (Some(first), Some(_)) if subset.count() == 1 => {
-                    format!(
-                        "{} {}",
-                        step.asset,
-                        keys.key(first.start).unwrap_or_default()
-                    )
-                }
-                (Some(first), Some(last)) => format!(
-                    "{} {}..{}",
-                    step.asset,
-                    keys.key(first.start).unwrap_or_default(),
-                    keys.key(last.end - 1).unwrap_or_default()
-                ),
-                _ => step.asset.to_string(),
-            }
-        }
-        _ => step.asset.to_string(),
-    }
-}
-
 fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
     let partitions = if let Some(p) = &choice.partition {
         format!(" partition {p}")
@@ -267,6 +249,7 @@ async fn execute(
     executor: &Executor,
     request: RunRequest,
     labels: &[String],
+    clock: Clock,
     as_json: bool,
 ) -> Result<Outcome, CliError> {
     executor.queue(&request).await.map_err(CliError::internal)?;
@@ -282,10 +265,7 @@ async fn execute(
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: canceling the run (steps in flight are stopped)");
                 let _ = storage
-                    .append(
-                        chrono::Utc::now().timestamp_millis(),
-                        vec![Event::RunCancelRequested { run_id }],
-                    )
+                    .append(clock(), vec![Event::RunCancelRequested { run_id }])
                     .await;
                 cancel.cancel();
             }
