@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, TimeZone};
 
 use crate::key::AssetKey;
-use crate::model::Repository;
+use crate::model::{BackfillPolicy, Repository};
 use crate::partitions::mapping::Sides;
 use crate::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
 
@@ -197,6 +197,27 @@ pub enum Target {
     Ranges(PartitionSubset),
 }
 
+/// `targets` as a backfill runs them: assets declared `backfill = "single_run"` compute each
+/// contiguous range of their partitions in one step; every other asset, one partition per step.
+pub fn backfill_targets(
+    repository: &Repository,
+    targets: BTreeMap<AssetKey, Target>,
+) -> BTreeMap<AssetKey, Target> {
+    targets
+        .into_iter()
+        .map(|(key, target)| {
+            let single_run = repository
+                .asset(&key)
+                .is_some_and(|a| a.backfill == BackfillPolicy::SingleRun);
+            let target = match target {
+                Target::EachPartition(subset) if single_run => Target::Ranges(subset),
+                other => other,
+            };
+            (key, target)
+        })
+        .collect()
+}
+
 /// Steps for `targets`, upstream before downstream (ties in key order, partitions ascending).
 /// `keyspaces` must hold every partitioned target asset and its partitioned upstreams.
 pub fn plan_steps(
@@ -293,7 +314,7 @@ mod tests {
             SourceFile::new(
                 "assets/s/roll.sql",
                 format!(
-                    "/*---\n{daily}\n[deps.\"raw/day\"]\nmapping = {{ time_window = {{ start_offset = -6 }} }}\n---*/\nSELECT * FROM raw.day"
+                    "/*---\n{daily}\nbackfill = \"single_run\"\n[deps.\"raw/day\"]\nmapping = {{ time_window = {{ start_offset = -6 }} }}\n---*/\nSELECT partition_key, count(*) AS n FROM raw.day GROUP BY partition_key"
                 ),
             ),
             SourceFile::new(
@@ -455,5 +476,23 @@ mod tests {
         assert_eq!(steps[5].partitions.as_ref().unwrap().count(), 3);
         assert_eq!(steps[5].upstream, vec![0, 1, 2]);
         assert_eq!(steps[6].upstream, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn backfills_run_single_run_assets_by_range() {
+        let repo = repository();
+        let days = PartitionSubset::from_ranges([0..3, 5..6]);
+        let targets = BTreeMap::from([
+            (key("raw/day"), Target::EachPartition(days.clone())),
+            (key("s/roll"), Target::EachPartition(days.clone())),
+            (key("s/total"), Target::Unpartitioned),
+        ]);
+        let backfill = backfill_targets(&repo, targets);
+        assert_eq!(
+            backfill[&key("raw/day")],
+            Target::EachPartition(days.clone())
+        );
+        assert_eq!(backfill[&key("s/roll")], Target::Ranges(days));
+        assert_eq!(backfill[&key("s/total")], Target::Unpartitioned);
     }
 }

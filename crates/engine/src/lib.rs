@@ -8,6 +8,8 @@
 //!   `strata.toml`.
 //! - [`commit`]: the commit protocol: write a partition under an immutable path, then record
 //!   one Materialization event — the one commit.
+//! - [`backfill`]: persistent backfills: the recorded request, what of it is done, and the
+//!   lease of the process running it.
 //! - [`executor`]: runs a plan's steps in dependency order, in parallel, with retries,
 //!   timeouts and cancellation; the `step` module is the one boundary into asset code
 //!   (SQL, commands, sources) and runs quality checks.
@@ -18,6 +20,7 @@
 //! - [`gc`]: the garbage collector for superseded files and orphans of crashed writes.
 //! - [`failpoint`]: crash-test boundaries (re-exported from storage).
 
+pub mod backfill;
 pub mod commit;
 pub mod executor;
 pub mod gc;

@@ -45,6 +45,15 @@ pub(crate) enum Command {
     /// within the range), --missing or --failed. Unpartitioned assets run once (with --missing or
     /// --failed, only when missing or failed). Exit 1 if any step failed.
     Materialize(MaterializeArgs),
+    /// Start a persistent backfill of the selected assets' partitions and run it here.
+    ///
+    /// Like `materialize`, but the request is recorded first: an interrupted backfill (Ctrl-C,
+    /// a crash, `kill -9`) continues with `strata backfills resume ID` and does nothing twice;
+    /// `strata backfills cancel ID` stops it. SQL assets declared `backfill = "single_run"`
+    /// compute each contiguous range in one query. Exit 1 if any step failed.
+    Backfill(MaterializeArgs),
+    /// Backfills, newest first, with progress; `show`, `resume` or `cancel` one.
+    Backfills(BackfillsArgs),
     /// Runs, newest first; `strata runs show RUN_ID` for one run's steps and logs.
     Runs(RunsArgs),
     /// Read-only SQL over materialized assets: each asset is the table `group.name` with a
@@ -122,6 +131,43 @@ pub(crate) enum RunsAction {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct BackfillsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<BackfillsAction>,
+    /// How many backfills to list.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BackfillsAction {
+    /// One backfill: what it requests, its progress and its runs.
+    Show {
+        /// The backfill id.
+        backfill_id: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Continue an interrupted or failed backfill here: runs what it has not yet committed.
+    Resume {
+        /// The backfill id.
+        backfill_id: String,
+        /// Steps at once [default: `[executor] concurrency`, else the number of CPUs].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        concurrency: Option<u32>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Cancel a backfill: no new steps start, and steps in flight are stopped.
+    Cancel {
+        /// The backfill id.
+        backfill_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct QueryArgs {
     /// The query, e.g. "SELECT origin, count(*) FROM flights.clean_flights GROUP BY origin".
     pub(crate) sql: String,
@@ -161,9 +207,13 @@ pub(crate) struct JsonFlag {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct PartitionsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<PartitionsAction>,
     /// The asset key, `group/name`.
-    pub(crate) asset: String,
+    #[arg(required = true)]
+    pub(crate) asset: Option<String>,
     /// Evaluate at this time (RFC 3339, e.g. 2013-06-01T00:00:00Z) instead of now.
     #[arg(long, value_name = "TS")]
     pub(crate) now: Option<String>,
@@ -175,4 +225,25 @@ pub(crate) struct PartitionsArgs {
     pub(crate) downstream_of: Vec<String>,
     #[command(flatten)]
     pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PartitionsAction {
+    /// Add keys to a dynamic partitions set (`partitions = { dynamic = "NAME" }`); keys it
+    /// already has are left as they are.
+    Add {
+        /// The set's name.
+        name: String,
+        /// The keys, in order.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Remove keys from a dynamic partitions set (their materializations stay in history).
+    Remove {
+        /// The set's name.
+        name: String,
+        /// The keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
 }

@@ -168,6 +168,15 @@ pub enum Event {
         partitions: String,
         /// How many asset partitions it requests.
         requested: u64,
+        /// Exactly what it requests, resolved when it was created (so resuming it later does
+        /// not re-read `missing` or `stale` against a world it changed).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        targets: Vec<BackfillTarget>,
+    },
+    /// An interrupted or failed backfill was taken up again: it is `requested` once more.
+    BackfillResumed {
+        /// The backfill.
+        backfill_id: String,
     },
     /// A backfill's counts moved (absolute values, so replays are idempotent).
     BackfillProgressed {
@@ -403,6 +412,26 @@ pub enum LogLevel {
     Error,
 }
 
+/// One asset of a backfill and the partitions it requests of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillTarget {
+    /// The asset.
+    pub asset: AssetKey,
+    /// Inclusive runs of partition keys, in the asset's key order; empty for an unpartitioned
+    /// asset (materialized once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<KeyRange>,
+}
+
+/// An inclusive run of consecutive partition keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRange {
+    /// The first key.
+    pub first: String,
+    /// The last key.
+    pub last: String,
+}
+
 /// How a backfill ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -461,6 +490,7 @@ impl Event {
             Self::CheckEvaluation(_) => "check_evaluation",
             Self::Log { .. } => "log",
             Self::BackfillCreated { .. } => "backfill_created",
+            Self::BackfillResumed { .. } => "backfill_resumed",
             Self::BackfillProgressed { .. } => "backfill_progressed",
             Self::BackfillFinished { .. } => "backfill_finished",
             Self::DynamicPartitionsAdded { .. } => "dynamic_partitions_added",
@@ -488,6 +518,7 @@ impl Event {
             Self::Observation(o) => o.run_id.as_deref(),
             Self::CheckEvaluation(c) => c.run_id.as_deref(),
             Self::BackfillCreated { .. }
+            | Self::BackfillResumed { .. }
             | Self::BackfillProgressed { .. }
             | Self::BackfillFinished { .. }
             | Self::DynamicPartitionsAdded { .. }
@@ -531,6 +562,7 @@ impl Event {
         match self {
             Self::RunQueued { backfill_id, .. } => backfill_id.as_deref(),
             Self::BackfillCreated { backfill_id, .. }
+            | Self::BackfillResumed { backfill_id }
             | Self::BackfillProgressed { backfill_id, .. }
             | Self::BackfillFinished { backfill_id, .. } => Some(backfill_id),
             _ => None,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use strata_core::key::AssetKey;
 
-use crate::event::{BackfillStatus, EventId, FileRef, Millis};
+use crate::event::{BackfillStatus, BackfillTarget, EventId, FileRef, Millis};
 
 /// A run's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +208,8 @@ pub struct BackfillRecord {
     pub created_at: Millis,
     /// When it ended.
     pub ended_at: Option<Millis>,
+    /// What it requests, per asset.
+    pub targets: Vec<BackfillTarget>,
 }
 
 /// A file the garbage collector may delete.

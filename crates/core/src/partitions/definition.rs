@@ -155,6 +155,20 @@ impl PartitionsDefinition {
     }
 
     /// The dimensions of a multi definition, ordered by name.
+    /// The names of the dynamic partitions sets it reads (its own, or its dimensions').
+    pub fn dynamic_sets(&self) -> Vec<&str> {
+        match self {
+            Self::Dynamic(name) => vec![name.as_str()],
+            Self::Multi(def) => def
+                .dimensions
+                .iter()
+                .flat_map(|(_, d)| d.dynamic_sets())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The dimensions of a two-dimensional definition.
     pub fn dimensions(&self) -> Option<&[(String, PartitionsDefinition)]> {
         match self {
             Self::Multi(def) => Some(&def.dimensions),
@@ -807,6 +821,26 @@ impl<'a> Keyspace<'a> {
     pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
         (0..self.len()).map(|i| self.key(i).expect("index in range"))
     }
+}
+
+/// Why `key` cannot be added to a dynamic partitions set, if it cannot: it must be non-empty
+/// and free of what Dagster refuses in keys (control characters, `...`) and of `|`, which
+/// separates the dimensions of a two-dimensional key.
+pub fn check_dynamic_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("a partition key cannot be empty".to_string());
+    }
+    if let Some(c) = key.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "a partition key cannot hold the control character {c:?}"
+        ));
+    }
+    for forbidden in ["...", "|"] {
+        if key.contains(forbidden) {
+            return Err(format!("a partition key cannot contain `{forbidden}`"));
+        }
+    }
+    Ok(())
 }
 
 impl StaticPartitions {

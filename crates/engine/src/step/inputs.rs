@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use strata_core::key::AssetKey;
-use strata_core::model::{Compute, SourceTarget};
+use strata_core::model::{Asset, Compute, Dependency, SourceTarget};
 use strata_core::partitions::PartitionSubset;
 use strata_core::partitions::mapping::Sides;
 use strata_io_managers::StoredPartition;
@@ -24,6 +24,12 @@ pub(crate) struct Input {
     pub(crate) data: InputData,
     /// What is consumed, recorded in the Materialization event.
     pub(crate) consumed: ConsumedInput,
+    /// For a step over a range (a single-run backfill): what each of its partitions consumes,
+    /// in the step's partition order — exactly what a step over that partition alone would
+    /// record. Empty for a step over one partition.
+    pub(crate) per_partition: Vec<ConsumedInput>,
+    /// Each upstream partition read: (index, key, data version).
+    versions: Vec<(u64, String, String)>,
 }
 
 /// Where an input's data is.
@@ -44,48 +50,82 @@ pub(crate) async fn resolve(ctx: &StepContext<'_>) -> Result<Vec<Input>, StepErr
         let upstream = ctx.shared.repository.asset(&dep.key).ok_or_else(|| {
             StepError::permanent(format!("dependency {} is not in the repository", dep.key))
         })?;
-        // The upstream partitions needed, as (index, key); `None` key when unpartitioned.
-        let needed: Vec<(u64, Option<String>)> = match upstream.partitions_definition() {
-            None => vec![(0, None)],
-            Some(up_def) => {
-                let up_keys = up_def.keyspace(ctx.run.now_secs, &ctx.run.dynamic);
-                let subset = match ctx.asset.partitions_definition() {
-                    Some(down_def) if !ctx.partitions.is_empty() => {
-                        let down_keys = down_def.keyspace(ctx.run.now_secs, &ctx.run.dynamic);
-                        let sides = Sides {
-                            upstream: up_def,
-                            upstream_keys: &up_keys,
-                            downstream: down_def,
-                            downstream_keys: &down_keys,
-                        };
-                        let downstream =
-                            PartitionSubset::from_indices(ctx.partitions.iter().map(|p| p.index));
-                        dep.mapping.upstream_of(sides, &downstream).partitions
-                    }
-                    _ => PartitionSubset::all(up_keys.len()),
-                };
-                subset
-                    .iter()
-                    .filter_map(|i| Some((i, Some(up_keys.key(i)?))))
-                    .collect()
-            }
-        };
-        let input = match &upstream.compute {
+        let (needed, each) = needed_partitions(ctx, dep, upstream);
+        let mut input = match &upstream.compute {
             Compute::Source(source) => {
                 resolve_source(ctx, &dep.key, &source.target, &needed).await?
             }
             _ => resolve_stored(ctx, &dep.key, &upstream.io_manager, &needed).await?,
+        };
+        input.per_partition = match each {
+            Some(subsets) => subsets
+                .iter()
+                .map(|subset| {
+                    let versions = input.versions.iter().filter(|v| subset.contains(v.0));
+                    ConsumedInput::compact(dep.key.clone(), versions.cloned().collect())
+                })
+                .collect(),
+            // Every partition of the range consumes all of it (an unpartitioned upstream).
+            None if ctx.partitions.len() > 1 => vec![input.consumed.clone(); ctx.partitions.len()],
+            None => Vec::new(),
         };
         inputs.push(input);
     }
     Ok(inputs)
 }
 
+/// An upstream partition: its index and key (`None` when unpartitioned).
+type Needed = (u64, Option<String>);
+
+/// The upstream partitions `dep` needs for the whole step, as (index, key) with a `None` key
+/// when unpartitioned; and, for a step over a range of a partitioned upstream, the subset each
+/// of the step's partitions needs.
+fn needed_partitions(
+    ctx: &StepContext<'_>,
+    dep: &Dependency,
+    upstream: &Asset,
+) -> (Vec<Needed>, Option<Vec<PartitionSubset>>) {
+    let Some(up_def) = upstream.partitions_definition() else {
+        return (vec![(0, None)], None);
+    };
+    let up_keys = up_def.keyspace(ctx.run.now_secs, &ctx.run.dynamic);
+    let (subset, each) = match ctx.asset.partitions_definition() {
+        Some(down_def) if !ctx.partitions.is_empty() => {
+            let down_keys = down_def.keyspace(ctx.run.now_secs, &ctx.run.dynamic);
+            let sides = Sides {
+                upstream: up_def,
+                upstream_keys: &up_keys,
+                downstream: down_def,
+                downstream_keys: &down_keys,
+            };
+            let upstream_of = |indices: &mut dyn Iterator<Item = u64>| {
+                dep.mapping
+                    .upstream_of(sides, &PartitionSubset::from_indices(indices))
+                    .partitions
+            };
+            let whole = upstream_of(&mut ctx.partitions.iter().map(|p| p.index));
+            let each = (ctx.partitions.len() > 1).then(|| {
+                ctx.partitions
+                    .iter()
+                    .map(|p| upstream_of(&mut std::iter::once(p.index)))
+                    .collect()
+            });
+            (whole, each)
+        }
+        _ => (PartitionSubset::all(up_keys.len()), None),
+    };
+    let needed = subset
+        .iter()
+        .filter_map(|i| Some((i, Some(up_keys.key(i)?))))
+        .collect();
+    (needed, each)
+}
+
 async fn resolve_stored(
     ctx: &StepContext<'_>,
     asset: &AssetKey,
     io_manager: &str,
-    needed: &[(u64, Option<String>)],
+    needed: &[Needed],
 ) -> Result<Input, StepError> {
     let keys: Vec<Option<String>> = needed.iter().map(|(_, k)| k.clone()).collect();
     let current = ctx
@@ -121,7 +161,9 @@ async fn resolve_stored(
     }
     Ok(Input {
         asset: asset.clone(),
-        consumed: consumed(asset, needed, versions),
+        consumed: consumed(asset, needed, versions.clone()),
+        per_partition: Vec::new(),
+        versions,
         data: InputData::Stored {
             io_manager: io_manager.to_string(),
             partitions,
@@ -133,7 +175,7 @@ async fn resolve_source(
     ctx: &StepContext<'_>,
     asset: &AssetKey,
     target: &SourceTarget,
-    needed: &[(u64, Option<String>)],
+    needed: &[Needed],
 ) -> Result<Input, StepError> {
     let observations = ctx
         .shared
@@ -163,14 +205,16 @@ async fn resolve_source(
     };
     Ok(Input {
         asset: asset.clone(),
-        consumed: consumed(asset, needed, versions),
+        consumed: consumed(asset, needed, versions.clone()),
+        per_partition: Vec::new(),
+        versions,
         data: InputData::Source { files },
     })
 }
 
 fn consumed(
     asset: &AssetKey,
-    needed: &[(u64, Option<String>)],
+    needed: &[Needed],
     versions: Vec<(u64, String, String)>,
 ) -> ConsumedInput {
     if needed.first().is_some_and(|(_, key)| key.is_none()) {

@@ -2,10 +2,12 @@
 //! the partitions the mapping selects, with `$partition_key`, `$partition_start` and
 //! `$partition_end` bound as parameter values — never spliced into the SQL text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::array::{Array, AsArray, UInt32Array};
+use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
@@ -17,7 +19,7 @@ use super::inputs::{Input, InputData};
 use super::output::{self, PARTITION_KEY};
 use super::{PartitionRef, StepContext, StepError};
 use crate::sql_session::{read_only, register_asset, session};
-use crate::versions::content_data_version;
+use crate::versions::{content_data_version, provenance_data_version};
 
 pub(crate) async fn materialize(
     ctx: &StepContext<'_>,
@@ -27,9 +29,7 @@ pub(crate) async fn materialize(
     let session = session_with_inputs(ctx, inputs).await?;
     let frame = plan(ctx, &session, query).await?;
     if ctx.partitions.len() > 1 {
-        return Err(StepError::permanent(
-            "computing a range of partitions in one query is not supported by this executor yet",
-        ));
+        return materialize_range(ctx, frame, inputs).await;
     }
     let partition = ctx.partitions.first();
     let frame = without_partition_key(frame)?;
@@ -37,12 +37,9 @@ pub(crate) async fn materialize(
     if inputs.is_empty() {
         // No inputs: the data version is a hash of the content, so compute it first.
         let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame
-            .collect()
-            .await
-            .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
-        let version = content_data_version(&[&ipc_bytes(&schema, &batches)?]);
-        let stream = output::memory_stream(schema, batches)?;
+        let batch = collect_one(frame, &schema).await?;
+        let version = content_data_version(&[&ipc_bytes(&schema, std::slice::from_ref(&batch))?]);
+        let stream = output::memory_stream(schema, vec![batch])?;
         let committed =
             output::commit(ctx, partition, Vec::new(), version, metadata, stream).await?;
         return Ok(Materialized {
@@ -68,6 +65,102 @@ pub(crate) async fn materialize(
         committed: vec![committed],
         events: Vec::new(),
     })
+}
+
+/// A single-run backfill step: one query over the whole range, its output split by its
+/// `partition_key` column, and each partition committed with exactly what a step over that
+/// partition alone would record — its own inputs and so its own data version. A row whose key
+/// is outside the range (or null) fails the step before anything is committed.
+async fn materialize_range(
+    ctx: &StepContext<'_>,
+    frame: DataFrame,
+    inputs: &[Input],
+) -> Result<Materialized, StepError> {
+    let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
+    let column = schema.index_of(PARTITION_KEY).map_err(|_| {
+        StepError::permanent(format!(
+            "{}: a single-run backfill needs the query to output a `{PARTITION_KEY}` column \
+             (group by the upstream tables' `{PARTITION_KEY}`)",
+            ctx.asset.path.display()
+        ))
+    })?;
+    let batch = collect_one(frame, &schema).await?;
+    let parts = split_by_partition(&batch, column, ctx.partitions)?;
+    let mut committed = Vec::with_capacity(parts.len());
+    for (position, (partition, part)) in ctx.partitions.iter().zip(parts).enumerate() {
+        let consumed: Vec<_> = inputs
+            .iter()
+            .map(|input| input.per_partition[position].clone())
+            .collect();
+        let version = if inputs.is_empty() {
+            content_data_version(&[&ipc_bytes(&part.schema(), std::slice::from_ref(&part))?])
+        } else {
+            provenance_data_version(&ctx.code_version, &consumed)
+        };
+        let stream = output::memory_stream(part.schema(), vec![part])?;
+        committed.push(
+            output::commit(
+                ctx,
+                Some(partition),
+                consumed,
+                version,
+                BTreeMap::new(),
+                stream,
+            )
+            .await?,
+        );
+    }
+    Ok(Materialized {
+        committed,
+        events: Vec::new(),
+    })
+}
+
+/// Runs the query to one batch (a canonical form for hashing and splitting).
+async fn collect_one(frame: DataFrame, schema: &Arc<Schema>) -> Result<RecordBatch, StepError> {
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
+    concat_batches(schema, &batches).map_err(|e| StepError::retryable(e.to_string()))
+}
+
+/// The rows of `batch` for each of `partitions` (in their order, empty where the query gave
+/// none), without the key column.
+fn split_by_partition(
+    batch: &RecordBatch,
+    column: usize,
+    partitions: &[PartitionRef],
+) -> Result<Vec<RecordBatch>, StepError> {
+    let keys = cast(batch.column(column), &DataType::Utf8)
+        .map_err(|e| StepError::permanent(format!("`{PARTITION_KEY}` is not text: {e}")))?;
+    let keys = keys.as_string::<i32>();
+    let position: HashMap<&str, usize> = partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.key.as_str(), i))
+        .collect();
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); partitions.len()];
+    for row in 0..keys.len() {
+        let key = keys.is_valid(row).then(|| keys.value(row));
+        let Some(&at) = key.and_then(|k| position.get(k)) else {
+            let first = &partitions[0].key;
+            let last = &partitions[partitions.len() - 1].key;
+            return Err(StepError::permanent(format!(
+                "the query output a row with `{PARTITION_KEY}` {} outside the range {first}..{last}",
+                key.map_or("null".to_string(), |k| format!("`{k}`"))
+            )));
+        };
+        rows[at].push(row as u32);
+    }
+    let mut without_key = batch.clone();
+    without_key.remove_column(column);
+    rows.into_iter()
+        .map(|indices| {
+            take_record_batch(&without_key, &UInt32Array::from(indices))
+                .map_err(|e| StepError::retryable(e.to_string()))
+        })
+        .collect()
 }
 
 /// A session holding each stored input as its `group.name` table.

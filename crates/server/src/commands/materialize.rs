@@ -19,7 +19,6 @@ use strata_engine::executor::{
 };
 use strata_engine::instance::Instance;
 use strata_engine::staleness::stale_report;
-use strata_storage::Storage;
 use strata_storage::event::Event;
 use tokio::sync::mpsc;
 
@@ -44,24 +43,7 @@ pub(crate) fn run(
             .await
             .map_err(CliError::internal)?;
         let keyspaces = keyspaces(&repository, &dynamic, now_secs);
-        let stale = if args.partitions.stale {
-            Some(
-                stale_report(&instance, &repository, &keyspaces)
-                    .await
-                    .map_err(CliError::internal)?,
-            )
-        } else {
-            None
-        };
-        let targets = targets(
-            &repository,
-            instance.storage.as_ref(),
-            &keys,
-            &args.partitions,
-            &keyspaces,
-            stale.as_ref(),
-        )
-        .await?;
+        let targets = targets(&repository, &instance, &keys, &args.partitions, &keyspaces).await?;
         let steps = plan_steps(&repository, &targets, &keyspaces);
         let labels: Vec<String> = steps
             .iter()
@@ -92,7 +74,8 @@ pub(crate) fn run(
             concurrency: args.concurrency.map(|c| c as usize),
             tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
         };
-        execute(&executor, request, &labels, clock, args.output.json).await
+        let report = execute(&executor, request, &labels, clock, args.output.json, None).await?;
+        summarize(&report, &labels, args.output.json)
     })
 }
 
@@ -111,15 +94,25 @@ pub(crate) fn keyspaces<'a>(
         .collect()
 }
 
-/// What to run of each selected asset.
+/// What to run of each selected asset (one partition per step).
 pub(crate) async fn targets(
     repository: &Repository,
-    storage: &dyn Storage,
+    instance: &Instance,
     keys: &std::collections::BTreeSet<AssetKey>,
     choice: &PartitionArgs,
     keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
-    stale: Option<&BTreeMap<AssetKey, StaleMap>>,
 ) -> Result<BTreeMap<AssetKey, Target>, CliError> {
+    let storage = instance.storage.as_ref();
+    let stale: Option<BTreeMap<AssetKey, StaleMap>> = if choice.stale {
+        Some(
+            stale_report(instance, repository, keyspaces)
+                .await
+                .map_err(CliError::internal)?,
+        )
+    } else {
+        None
+    };
+    let stale = stale.as_ref();
     let mut targets = BTreeMap::new();
     let partitioned: Vec<&AssetKey> = keys.iter().filter(|k| keyspaces.contains_key(*k)).collect();
     let ranges = match (&choice.from, &choice.to) {
@@ -198,7 +191,12 @@ pub(crate) async fn targets(
 }
 
 fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
-    let partitions = if let Some(p) = &choice.partition {
+    format!("{selection}{}", describe_partitions(choice))
+}
+
+/// The partition set as the user chose it, with a leading space (empty when none was chosen).
+pub(crate) fn describe_partitions(choice: &PartitionArgs) -> String {
+    if let Some(p) = &choice.partition {
         format!(" partition {p}")
     } else if let (Some(from), Some(to)) = (&choice.from, &choice.to) {
         format!(" from {from} to {to}")
@@ -210,11 +208,10 @@ fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
         " stale".to_string()
     } else {
         String::new()
-    };
-    format!("{selection}{partitions}")
+    }
 }
 
-fn print_plan(
+pub(crate) fn print_plan(
     steps: &[PlannedStep],
     labels: &[String],
     description: &str,
@@ -245,13 +242,16 @@ fn print_plan(
     Ok(Outcome::Ok)
 }
 
-async fn execute(
+/// Executes a run with Ctrl-C handling and a progress display; `tap` receives every finished
+/// step's index and outcome too.
+pub(crate) async fn execute(
     executor: &Executor,
     request: RunRequest,
     labels: &[String],
     clock: Clock,
     as_json: bool,
-) -> Result<Outcome, CliError> {
+    tap: Option<mpsc::UnboundedSender<(usize, StepOutcome)>>,
+) -> Result<RunReport, CliError> {
     executor.queue(&request).await.map_err(CliError::internal)?;
     let run_id = request.run_id.clone();
     let total = request.steps.len();
@@ -277,14 +277,20 @@ async fn execute(
             if total == 1 { "" } else { "s" }
         );
     }
-    let display = tokio::spawn(show_progress(receiver, labels.to_vec(), total, !as_json));
+    let display = tokio::spawn(show_progress(
+        receiver,
+        labels.to_vec(),
+        total,
+        !as_json,
+        tap,
+    ));
     let report = executor
         .execute(request, cancel, Some(sender))
         .await
         .map_err(CliError::internal)?;
     interrupt.abort();
     let _ = display.await;
-    summarize(&report, labels, as_json)
+    Ok(report)
 }
 
 /// Counts and ETA on a terminal (redrawn in place on stderr); plain lines otherwise.
@@ -293,6 +299,7 @@ async fn show_progress(
     labels: Vec<String>,
     total: usize,
     enabled: bool,
+    tap: Option<mpsc::UnboundedSender<(usize, StepOutcome)>>,
 ) {
     let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -303,6 +310,9 @@ async fn show_progress(
             continue;
         };
         done += 1;
+        if let Some(tap) = &tap {
+            let _ = tap.send((step, outcome.clone()));
+        }
         let verdict = match &outcome {
             StepOutcome::Succeeded { .. } => {
                 ok += 1;
@@ -375,8 +385,76 @@ fn clock_time(d: Duration) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-fn summarize(report: &RunReport, labels: &[String], as_json: bool) -> Result<Outcome, CliError> {
-    let problems: Vec<(usize, &StepOutcome)> = report
+pub(crate) fn summarize(
+    report: &RunReport,
+    labels: &[String],
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let ok = report.status == strata_storage::records::RunStatus::Succeeded;
+    if as_json {
+        print_json(&report_json(report, labels))?;
+        return Ok(if ok { Outcome::Ok } else { Outcome::Failed });
+    }
+    for (i, outcome) in problems(report) {
+        match outcome {
+            StepOutcome::Failed { error, attempts } => {
+                println!(
+                    "failed  {error} (after {attempts} attempt{})",
+                    if *attempts == 1 { "" } else { "s" }
+                )
+            }
+            StepOutcome::Skipped { reason } => println!("skipped {}: {reason}", labels[i]),
+            StepOutcome::Succeeded {
+                blocking_failures,
+                failed_checks,
+                ..
+            } => {
+                for check in blocking_failures {
+                    println!(
+                        "check   {}: blocking check {check} failed; downstream partitions were skipped",
+                        labels[i]
+                    );
+                }
+                for check in failed_checks {
+                    println!("check   {}: check {check} failed", labels[i]);
+                }
+            }
+            StepOutcome::Canceled => println!("canceled {}", labels[i]),
+        }
+    }
+    println!(
+        "run {} {}: {} succeeded, {} failed, {} skipped, {} rows in {:.1}s",
+        report.run_id,
+        report.status.as_str(),
+        report.succeeded(),
+        report.failed(),
+        report.skipped(),
+        rows(report),
+        report.elapsed.as_secs_f64()
+    );
+    Ok(if ok { Outcome::Ok } else { Outcome::Failed })
+}
+
+/// The run's summary as JSON: counts, rows, time, and every step that did not simply succeed.
+pub(crate) fn report_json(report: &RunReport, labels: &[String]) -> serde_json::Value {
+    json!({
+        "run_id": report.run_id,
+        "status": report.status.as_str(),
+        "steps": report.outcomes.len(),
+        "succeeded": report.succeeded(),
+        "failed": report.failed(),
+        "skipped": report.skipped(),
+        "rows": rows(report),
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "problems": problems(report)
+            .map(|(i, o)| json!({"step": labels[i], "outcome": outcome_json(o)}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// Steps that failed, were skipped or canceled, or succeeded with failed checks.
+fn problems(report: &RunReport) -> impl Iterator<Item = (usize, &StepOutcome)> {
+    report
         .outcomes
         .iter()
         .enumerate()
@@ -389,8 +467,10 @@ fn summarize(report: &RunReport, labels: &[String], as_json: bool) -> Result<Out
             } => !blocking_failures.is_empty() || !failed_checks.is_empty(),
             _ => true,
         })
-        .collect();
-    let rows: u64 = report
+}
+
+fn rows(report: &RunReport) -> u64 {
+    report
         .outcomes
         .iter()
         .flatten()
@@ -398,59 +478,7 @@ fn summarize(report: &RunReport, labels: &[String], as_json: bool) -> Result<Out
             StepOutcome::Succeeded { rows, .. } => *rows,
             _ => 0,
         })
-        .sum();
-    let ok = report.status == strata_storage::records::RunStatus::Succeeded;
-    if as_json {
-        print_json(&json!({
-            "run_id": report.run_id,
-            "status": report.status.as_str(),
-            "steps": report.outcomes.len(),
-            "succeeded": report.succeeded(),
-            "failed": report.failed(),
-            "skipped": report.skipped(),
-            "rows": rows,
-            "elapsed_ms": report.elapsed.as_millis() as u64,
-            "problems": problems.iter().map(|(i, o)| json!({"step": labels[*i], "outcome": outcome_json(o)})).collect::<Vec<_>>(),
-        }))?;
-    } else {
-        for (i, outcome) in &problems {
-            match outcome {
-                StepOutcome::Failed { error, attempts } => {
-                    println!(
-                        "failed  {error} (after {attempts} attempt{})",
-                        if *attempts == 1 { "" } else { "s" }
-                    )
-                }
-                StepOutcome::Skipped { reason } => println!("skipped {}: {reason}", labels[*i]),
-                StepOutcome::Succeeded {
-                    blocking_failures,
-                    failed_checks,
-                    ..
-                } => {
-                    for check in blocking_failures {
-                        println!(
-                            "check   {}: blocking check {check} failed; downstream partitions were skipped",
-                            labels[*i]
-                        );
-                    }
-                    for check in failed_checks {
-                        println!("check   {}: check {check} failed", labels[*i]);
-                    }
-                }
-                StepOutcome::Canceled => println!("canceled {}", labels[*i]),
-            }
-        }
-        println!(
-            "run {} {}: {} succeeded, {} failed, {} skipped, {rows} rows in {:.1}s",
-            report.run_id,
-            report.status.as_str(),
-            report.succeeded(),
-            report.failed(),
-            report.skipped(),
-            report.elapsed.as_secs_f64()
-        );
-    }
-    Ok(if ok { Outcome::Ok } else { Outcome::Failed })
+        .sum()
 }
 
 fn outcome_json(outcome: &StepOutcome) -> serde_json::Value {

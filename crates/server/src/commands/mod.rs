@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes typed arguments and a loaded repository.
 
 mod assets;
+mod backfill;
 mod check;
 mod gc;
 mod lineage;
@@ -44,9 +45,11 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Lineage { selection, output } => {
             lineage::run(&repository, &selection, output.json)
         }
-        Command::Partitions(args) => partitions::run(&repository, &args),
+        Command::Partitions(args) => partitions::run(&repository, &cli.repo, &args),
         Command::Gc(args) => gc::run(&repository, &cli.repo, &args),
         Command::Materialize(args) => materialize::run(*repository, &cli.repo, &args),
+        Command::Backfill(args) => backfill::create(*repository, &cli.repo, &args),
+        Command::Backfills(args) => backfill::manage(*repository, &cli.repo, &args),
         Command::Runs(args) => runs::run(&repository, &cli.repo, &args),
         Command::Query(args) => query::run(&repository, &cli.repo, &args),
         Command::Status(args) => status::run(&repository, &cli.repo, &args),

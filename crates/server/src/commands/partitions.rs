@@ -1,16 +1,22 @@
 //! `strata partitions`: an asset's keys and windows, and what a set of keys maps to.
 
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 use strata_core::model::{Asset, Repository};
-use strata_core::partitions::definition::NoDynamicPartitions;
+use strata_core::partitions::definition::{
+    DynamicPartitions, InMemoryDynamicPartitions, check_dynamic_key,
+};
 use strata_core::partitions::mapping::Sides;
 use strata_core::partitions::time_window::TimeWindow;
 use strata_core::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
+use strata_engine::instance::Instance;
+use strata_storage::event::Event;
 
 use super::{find_asset, print_json};
-use crate::cli::PartitionsArgs;
+use crate::cli::{PartitionsAction, PartitionsArgs};
 use crate::{CliError, Outcome, clock};
 
 #[derive(Serialize)]
@@ -56,8 +62,15 @@ struct DownstreamAsset {
     keys: Vec<String>,
 }
 
-pub(crate) fn run(repository: &Repository, args: &PartitionsArgs) -> Result<Outcome, CliError> {
-    let asset = find_asset(repository, &args.asset)?;
+pub(crate) fn run(
+    repository: &Repository,
+    root: &Path,
+    args: &PartitionsArgs,
+) -> Result<Outcome, CliError> {
+    if let Some(action) = &args.action {
+        return change_dynamic(repository, root, action);
+    }
+    let asset = find_asset(repository, args.asset.as_deref().unwrap_or_default())?;
     let now = clock::now(args.now.as_deref())?.timestamp();
     let Some(def) = asset.partitions_definition() else {
         if !args.upstream_of.is_empty() || !args.downstream_of.is_empty() {
@@ -77,14 +90,20 @@ pub(crate) fn run(repository: &Repository, args: &PartitionsArgs) -> Result<Outc
         }
         return Ok(Outcome::Ok);
     };
-    // Dynamic keys are stored by the instance; until storage exists, sets are empty.
-    let dynamic = NoDynamicPartitions;
+    let dynamic = if def.dynamic_sets().is_empty() {
+        InMemoryDynamicPartitions::default()
+    } else {
+        let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+        crate::runtime()?
+            .block_on(instance.storage.dynamic_partitions())
+            .map_err(CliError::internal)?
+    };
     let keyspace = def.keyspace(now, &dynamic);
     if !args.upstream_of.is_empty() {
-        return upstream_of(repository, asset, def, &keyspace, args, now);
+        return upstream_of(repository, asset, def, &keyspace, args, now, &dynamic);
     }
     if !args.downstream_of.is_empty() {
-        return downstream_of(repository, asset, def, &keyspace, args, now);
+        return downstream_of(repository, asset, def, &keyspace, args, now, &dynamic);
     }
     if args.output.json {
         let partitions = (0..keyspace.len())
@@ -165,9 +184,9 @@ fn upstream_of(
     keyspace: &Keyspace<'_>,
     args: &PartitionsArgs,
     now: i64,
+    dynamic: &InMemoryDynamicPartitions,
 ) -> Result<Outcome, CliError> {
     let input = input_subset(asset, keyspace, &args.upstream_of)?;
-    let dynamic = NoDynamicPartitions;
     let mut deps = Vec::new();
     for dep in &asset.deps {
         let upstream = repository
@@ -176,7 +195,7 @@ fn upstream_of(
         let (keys, nonexistent) = match upstream.partitions_definition() {
             None => (Vec::new(), Vec::new()),
             Some(up_def) => {
-                let up_keys = up_def.keyspace(now, &dynamic);
+                let up_keys = up_def.keyspace(now, dynamic);
                 let result = dep.mapping.upstream_of(
                     Sides {
                         upstream: up_def,
@@ -236,15 +255,15 @@ fn downstream_of(
     keyspace: &Keyspace<'_>,
     args: &PartitionsArgs,
     now: i64,
+    dynamic: &InMemoryDynamicPartitions,
 ) -> Result<Outcome, CliError> {
     let input = input_subset(asset, keyspace, &args.downstream_of)?;
-    let dynamic = NoDynamicPartitions;
     let mut downstream = Vec::new();
     for (child, dep) in repository.dependents(&asset.key) {
         let keys = match child.partitions_definition() {
             None => Vec::new(),
             Some(child_def) => {
-                let child_keys = child_def.keyspace(now, &dynamic);
+                let child_keys = child_def.keyspace(now, dynamic);
                 let subset = dep.mapping.downstream_of(
                     Sides {
                         upstream: def,
@@ -309,4 +328,95 @@ fn rfc3339(def: &PartitionsDefinition, t: i64) -> String {
     strata_core::partitions::time_window::instant(t)
         .with_timezone(&tz)
         .to_rfc3339()
+}
+
+/// `strata partitions add|remove NAME KEY…`: changes a dynamic partitions set declared by some
+/// asset of the repository; a bad name or key changes nothing.
+fn change_dynamic(
+    repository: &Repository,
+    root: &Path,
+    action: &PartitionsAction,
+) -> Result<Outcome, CliError> {
+    let (name, keys, adding) = match action {
+        PartitionsAction::Add { name, keys } => (name, keys, true),
+        PartitionsAction::Remove { name, keys } => (name, keys, false),
+    };
+    let declared: BTreeSet<&str> = repository
+        .assets()
+        .filter_map(|a| a.partitions_definition())
+        .flat_map(|d| d.dynamic_sets())
+        .collect();
+    if !declared.contains(name.as_str()) {
+        let known = if declared.is_empty() {
+            "no asset declares one (`partitions = { dynamic = \"NAME\" }`)".to_string()
+        } else {
+            format!(
+                "the repository declares {}",
+                declared
+                    .iter()
+                    .map(|d| format!("`{d}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(CliError::Usage(format!(
+            "no dynamic partitions set `{name}`: {known}"
+        )));
+    }
+    if adding {
+        for key in keys {
+            check_dynamic_key(key)
+                .map_err(|e| CliError::Usage(format!("cannot add `{key}` to `{name}`: {e}")))?;
+        }
+    }
+    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let clock = crate::clock::event_clock()?;
+    crate::runtime()?.block_on(async {
+        let before = instance
+            .storage
+            .dynamic_partitions()
+            .await
+            .map_err(CliError::internal)?;
+        let existing: BTreeSet<String> = before
+            .keys(name)
+            .unwrap_or_default()
+            .iter()
+            .cloned()
+            .collect();
+        let event = if adding {
+            Event::DynamicPartitionsAdded {
+                name: name.clone(),
+                keys: keys.clone(),
+            }
+        } else {
+            Event::DynamicPartitionsRemoved {
+                name: name.clone(),
+                keys: keys.clone(),
+            }
+        };
+        instance
+            .storage
+            .append(clock(), vec![event])
+            .await
+            .map_err(CliError::internal)?;
+        let changed = keys
+            .iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| existing.contains(*k) != adding)
+            .count();
+        let after = existing.len() as i64
+            + if adding {
+                changed as i64
+            } else {
+                -(changed as i64)
+            };
+        println!(
+            "{} {changed} key{} {} `{name}`; it has {after} now",
+            if adding { "added" } else { "removed" },
+            if changed == 1 { "" } else { "s" },
+            if adding { "to" } else { "from" },
+        );
+        Ok(Outcome::Ok)
+    })
 }

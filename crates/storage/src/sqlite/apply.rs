@@ -296,12 +296,15 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             selection,
             partitions,
             requested,
+            targets,
         } => {
+            let targets = serde_json::to_string(targets)
+                .map_err(|e| StorageError::invalid(format!("backfill targets: {e}")))?;
             let inserted = exec(
                 tx,
-                "INSERT INTO backfills (backfill_id, seq, status, selection, partitions, requested, created_at)
-                 VALUES (?1, ?2, 'requested', ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                params![backfill_id, id, selection, partitions, *requested as i64, at],
+                "INSERT INTO backfills (backfill_id, seq, status, selection, partitions, requested, created_at, targets)
+                 VALUES (?1, ?2, 'requested', ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                params![backfill_id, id, selection, partitions, *requested as i64, at, targets],
             )?;
             if inserted == 0 {
                 return Err(StorageError::invalid(format!(
@@ -319,6 +322,16 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                     tx,
                     "UPDATE backfills SET completed = ?2, failed = ?3 WHERE backfill_id = ?1",
                     params![backfill_id, *completed as i64, *failed as i64],
+                )?,
+                backfill_id,
+            )?;
+        }
+        Event::BackfillResumed { backfill_id } => {
+            require_backfill(
+                exec(
+                    tx,
+                    "UPDATE backfills SET status = 'requested', ended_at = NULL WHERE backfill_id = ?1",
+                    [backfill_id],
                 )?,
                 backfill_id,
             )?;

@@ -134,6 +134,10 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // 2: what a backfill requests, resolved at creation (JSON), so it can be resumed.
+    r#"
+    ALTER TABLE backfills ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -419,9 +419,9 @@ pub(crate) fn cancel_requested(conn: &Connection, run_id: &str) -> Result<bool, 
         .unwrap_or(false))
 }
 
-const BACKFILL_COLUMNS: &str = "backfill_id, status, selection, partitions, requested, completed, failed, created_at, ended_at";
+const BACKFILL_COLUMNS: &str = "backfill_id, status, selection, partitions, requested, completed, failed, created_at, ended_at, targets";
 
-fn backfill_row(row: &Row<'_>) -> rusqlite::Result<(BackfillRecord, String)> {
+fn backfill_row(row: &Row<'_>) -> rusqlite::Result<(BackfillRecord, String, String)> {
     Ok((
         BackfillRecord {
             backfill_id: row.get(0)?,
@@ -433,16 +433,20 @@ fn backfill_row(row: &Row<'_>) -> rusqlite::Result<(BackfillRecord, String)> {
             failed: row.get::<_, i64>(6)? as u64,
             created_at: row.get(7)?,
             ended_at: row.get(8)?,
+            targets: Vec::new(),
         },
         row.get(1)?,
+        row.get(9)?,
     ))
 }
 
 fn decode_backfill(
-    (mut backfill, status): (BackfillRecord, String),
+    (mut backfill, status, targets): (BackfillRecord, String, String),
 ) -> Result<BackfillRecord, StorageError> {
     backfill.status =
         BackfillStatus::parse(&status).ok_or_else(|| corrupt("backfill status", &status))?;
+    backfill.targets =
+        serde_json::from_str(&targets).map_err(|_| corrupt("backfill targets", &targets))?;
     Ok(backfill)
 }
 

@@ -12,8 +12,8 @@ use strata_core::partitions::spec::{PartitionsSpec, TimeWindowSpec};
 use strata_core::partitions::subset::PartitionSubset;
 use strata_storage::Storage;
 use strata_storage::event::{
-    BackfillStatus, CheckEvaluation, ConsumedInput, ConsumedRange, Event, FileRef, LogLevel,
-    Materialization, Observation,
+    BackfillStatus, BackfillTarget, CheckEvaluation, ConsumedInput, ConsumedRange, Event, FileRef,
+    KeyRange, LogLevel, Materialization, Observation,
 };
 use strata_storage::records::{RunFilter, RunStatus, StepStatus};
 
@@ -184,6 +184,10 @@ pub(crate) async fn ids_grow_and_every_event_kind_reads_back(storage: &dyn Stora
             selection: "*".into(),
             partitions: "missing".into(),
             requested: 3,
+            targets: Vec::new(),
+        },
+        Event::BackfillResumed {
+            backfill_id: "b1".into(),
         },
         Event::BackfillProgressed {
             backfill_id: "b1".into(),
@@ -805,6 +809,19 @@ pub(crate) async fn backfills_track_progress(storage: &dyn Storage) {
                 selection: "group:flights".into(),
                 partitions: "2013-01-01...2013-01-31".into(),
                 requested: 62,
+                targets: vec![
+                    BackfillTarget {
+                        asset: key("flights/clean"),
+                        ranges: vec![KeyRange {
+                            first: "2013-01-01".into(),
+                            last: "2013-01-31".into(),
+                        }],
+                    },
+                    BackfillTarget {
+                        asset: key("dims/airlines"),
+                        ranges: Vec::new(),
+                    },
+                ],
             }],
         )
         .await
@@ -862,6 +879,22 @@ pub(crate) async fn backfills_track_progress(storage: &dyn Storage) {
     assert_eq!(
         (backfill.status, backfill.ended_at),
         (BackfillStatus::Failed, Some(3))
+    );
+    assert_eq!(backfill.targets.len(), 2);
+    assert_eq!(backfill.targets[0].ranges[0].last, "2013-01-31");
+    storage
+        .append(
+            4,
+            vec![Event::BackfillResumed {
+                backfill_id: "b1".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let backfill = storage.backfill("b1").await.unwrap().unwrap();
+    assert_eq!(
+        (backfill.status, backfill.ended_at),
+        (BackfillStatus::Requested, None)
     );
     assert_eq!(storage.backfills(10).await.unwrap().len(), 1);
     assert!(storage.backfill("b2").await.unwrap().is_none());

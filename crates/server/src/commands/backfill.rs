@@ -1,0 +1,531 @@
+//! `strata backfill` (record a request, then run it here) and `strata backfills` (list, show,
+//! resume, cancel).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use strata_core::key::AssetKey;
+use strata_core::model::Repository;
+use strata_core::partitions::Keyspace;
+use strata_core::plan::{Target, backfill_targets, plan_steps};
+use strata_engine::StepOutcome;
+use strata_engine::backfill::{self, BackfillLease};
+use strata_engine::executor::{Clock, Executor, RunRequest, new_run_id};
+use strata_engine::instance::Instance;
+use strata_storage::event::{BackfillStatus, Event};
+use strata_storage::records::{BackfillRecord, RunStatus};
+use tokio::sync::mpsc;
+
+use super::materialize::{self, describe_partitions, keyspaces, print_plan, summarize};
+use super::runs::time;
+use crate::cli::{BackfillsAction, BackfillsArgs, MaterializeArgs};
+use crate::commands::{print_json, select};
+use crate::{CliError, Outcome, clock};
+
+/// How often a running backfill records its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// `strata backfill SELECTION …`: records the request, then runs it.
+pub(crate) fn create(
+    repository: Repository,
+    root: &Path,
+    args: &MaterializeArgs,
+) -> Result<Outcome, CliError> {
+    let keys = select(&repository, &args.selection)?;
+    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let clock = clock::event_clock()?;
+    let now_secs = clock().div_euclid(1000);
+    let repository = Arc::new(repository);
+    crate::runtime()?.block_on(async {
+        let dynamic = instance
+            .storage
+            .dynamic_partitions()
+            .await
+            .map_err(CliError::internal)?;
+        let keyspaces = keyspaces(&repository, &dynamic, now_secs);
+        let targets =
+            materialize::targets(&repository, &instance, &keys, &args.partitions, &keyspaces)
+                .await?;
+        let partitions = describe_partitions(&args.partitions);
+        if args.dry_run {
+            let steps = plan_steps(
+                &repository,
+                &backfill_targets(&repository, targets.clone()),
+                &keyspaces,
+            );
+            let labels: Vec<String> = steps
+                .iter()
+                .map(|s| s.label(keyspaces.get(&s.asset)))
+                .collect();
+            let description = format!("backfill {}{partitions}", args.selection);
+            return print_plan(&steps, &labels, &description, args.output.json);
+        }
+        if targets.is_empty() {
+            if args.output.json {
+                print_json(&json!({"backfill_id": null, "status": "nothing_to_do"}))?;
+            } else {
+                println!(
+                    "nothing to backfill: {}{partitions} selects no partition",
+                    args.selection
+                );
+            }
+            return Ok(Outcome::Ok);
+        }
+        let backfill_id = new_run_id();
+        let requested = backfill::partition_count(&targets);
+        instance
+            .storage
+            .append(
+                clock(),
+                vec![Event::BackfillCreated {
+                    backfill_id: backfill_id.clone(),
+                    selection: args.selection.clone(),
+                    partitions: partitions.trim().to_string(),
+                    requested,
+                    targets: backfill::records(&targets, &keyspaces),
+                }],
+            )
+            .await
+            .map_err(CliError::internal)?;
+        if !args.output.json {
+            eprintln!(
+                "backfill {backfill_id}: {requested} partition{} of {} asset{} \
+                 (if interrupted: `strata backfills resume {backfill_id}`)",
+                plural(requested),
+                targets.len(),
+                plural(targets.len() as u64),
+            );
+        }
+        let job = Job {
+            instance: &instance,
+            repository: &repository,
+            keyspaces: &keyspaces,
+            clock,
+            backfill_id: &backfill_id,
+            requested,
+            concurrency: args.concurrency,
+            as_json: args.output.json,
+        };
+        job.run(targets, 0).await
+    })
+}
+
+/// `strata backfills [show | resume | cancel]`.
+pub(crate) fn manage(
+    repository: Repository,
+    root: &Path,
+    args: &BackfillsArgs,
+) -> Result<Outcome, CliError> {
+    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let clock = clock::event_clock()?;
+    let repository = Arc::new(repository);
+    crate::runtime()?.block_on(async {
+        match &args.action {
+            None => list(&instance, args.limit, args.output.json).await,
+            Some(BackfillsAction::Show {
+                backfill_id,
+                output,
+            }) => show(&instance, backfill_id, output.json || args.output.json).await,
+            Some(BackfillsAction::Cancel { backfill_id }) => {
+                let record = find(&instance, backfill_id).await?;
+                if record.status != BackfillStatus::Requested {
+                    return Err(CliError::Usage(format!(
+                        "backfill {backfill_id} is already {}; only a requested backfill can be \
+                         canceled",
+                        record.status.as_str()
+                    )));
+                }
+                backfill::cancel(instance.storage.as_ref(), backfill_id, clock())
+                    .await
+                    .map_err(CliError::internal)?;
+                println!(
+                    "backfill {backfill_id} canceled: no new steps start, and the process \
+                     running it stops its steps in flight"
+                );
+                Ok(Outcome::Ok)
+            }
+            Some(BackfillsAction::Resume {
+                backfill_id,
+                concurrency,
+                output,
+            }) => {
+                let as_json = output.json || args.output.json;
+                resume(
+                    &instance,
+                    &repository,
+                    clock,
+                    backfill_id,
+                    *concurrency,
+                    as_json,
+                )
+                .await
+            }
+        }
+    })
+}
+
+async fn resume(
+    instance: &Instance,
+    repository: &Arc<Repository>,
+    clock: Clock,
+    backfill_id: &str,
+    concurrency: Option<u32>,
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let record = find(instance, backfill_id).await?;
+    match record.status {
+        BackfillStatus::Requested | BackfillStatus::Failed => {}
+        BackfillStatus::Completed => {
+            return Err(CliError::Usage(format!(
+                "backfill {backfill_id} already completed; nothing to resume"
+            )));
+        }
+        BackfillStatus::Canceled => {
+            return Err(CliError::Usage(format!(
+                "backfill {backfill_id} was canceled; start a new one with `strata backfill \
+                 '{}' …`",
+                record.selection
+            )));
+        }
+    }
+    let storage = Arc::clone(&instance.storage);
+    let dynamic = storage
+        .dynamic_partitions()
+        .await
+        .map_err(CliError::internal)?;
+    let keyspaces = keyspaces(repository, &dynamic, clock().div_euclid(1000));
+    let targets = backfill::targets_of(&record, &keyspaces, |k| repository.asset(k).is_some())
+        .map_err(|e| CliError::Usage(format!("backfill {backfill_id} cannot resume: {e}")))?;
+    let lease = BackfillLease::take(Arc::clone(&storage), backfill_id, Arc::clone(&clock))
+        .await
+        .map_err(|e| CliError::Usage(format!("backfill {backfill_id} cannot resume: {e}")))?;
+    let outcome = async {
+        let interrupted = backfill::fail_interrupted_runs(storage.as_ref(), backfill_id, clock())
+            .await
+            .map_err(CliError::internal)?;
+        let done = backfill::done(storage.as_ref(), backfill_id, &targets, &keyspaces)
+            .await
+            .map_err(CliError::internal)?;
+        let done_count = backfill::partition_count(&done);
+        let remaining = backfill::remaining(&targets, &done);
+        let mut events = Vec::new();
+        if record.status != BackfillStatus::Requested {
+            events.push(Event::BackfillResumed {
+                backfill_id: backfill_id.to_string(),
+            });
+        }
+        events.push(Event::BackfillProgressed {
+            backfill_id: backfill_id.to_string(),
+            completed: done_count,
+            failed: 0,
+        });
+        storage
+            .append(clock(), events)
+            .await
+            .map_err(CliError::internal)?;
+        if !as_json {
+            eprintln!(
+                "backfill {backfill_id}: {done_count} of {} partitions already committed{}; \
+                 running the other {}",
+                record.requested,
+                if interrupted > 0 {
+                    format!(" ({interrupted} interrupted run marked failed)")
+                } else {
+                    String::new()
+                },
+                backfill::partition_count(&remaining)
+            );
+        }
+        let job = Job {
+            instance,
+            repository,
+            keyspaces: &keyspaces,
+            clock: Arc::clone(&clock),
+            backfill_id,
+            requested: record.requested,
+            concurrency,
+            as_json,
+        };
+        job.run(remaining, done_count).await
+    }
+    .await;
+    lease.release().await;
+    outcome
+}
+
+/// One execution of a backfill's remaining partitions, as one run.
+struct Job<'a> {
+    instance: &'a Instance,
+    repository: &'a Arc<Repository>,
+    keyspaces: &'a BTreeMap<AssetKey, Keyspace<'a>>,
+    clock: Clock,
+    backfill_id: &'a str,
+    requested: u64,
+    concurrency: Option<u32>,
+    as_json: bool,
+}
+
+impl Job<'_> {
+    /// Runs `remaining` (one partition per step, or a range per step for single-run assets),
+    /// records progress as it goes, and the end: completed, failed — or nothing, when it was
+    /// canceled by `backfills cancel` (already recorded) or interrupted here (resumable).
+    async fn run(
+        &self,
+        remaining: BTreeMap<AssetKey, Target>,
+        done_before: u64,
+    ) -> Result<Outcome, CliError> {
+        let storage = Arc::clone(&self.instance.storage);
+        let id = self.backfill_id.to_string();
+        let steps = plan_steps(
+            self.repository,
+            &backfill_targets(self.repository, remaining),
+            self.keyspaces,
+        );
+        if steps.is_empty() {
+            self.finish(BackfillStatus::Completed).await?;
+            return self.report(None, &[], done_before, 0);
+        }
+        let labels: Vec<String> = steps
+            .iter()
+            .map(|s| s.label(self.keyspaces.get(&s.asset)))
+            .collect();
+        let sizes: Vec<u64> = steps
+            .iter()
+            .map(|s| s.partitions.as_ref().map_or(1, |p| p.count()))
+            .collect();
+        let (tap, mut finished) = mpsc::unbounded_channel::<(usize, StepOutcome)>();
+        let progress = {
+            let (storage, clock, id) = (Arc::clone(&storage), Arc::clone(&self.clock), id.clone());
+            tokio::spawn(async move {
+                let (mut completed, mut failed) = (done_before, 0u64);
+                let mut recorded = Instant::now();
+                let record = |completed, failed| Event::BackfillProgressed {
+                    backfill_id: id.clone(),
+                    completed,
+                    failed,
+                };
+                while let Some((step, outcome)) = finished.recv().await {
+                    match outcome {
+                        StepOutcome::Succeeded { .. } => completed += sizes[step],
+                        StepOutcome::Failed { .. } | StepOutcome::Skipped { .. } => {
+                            failed += sizes[step]
+                        }
+                        StepOutcome::Canceled => {}
+                    }
+                    if recorded.elapsed() >= PROGRESS_EVERY {
+                        recorded = Instant::now();
+                        let _ = storage
+                            .append(clock(), vec![record(completed, failed)])
+                            .await;
+                    }
+                }
+                let _ = storage
+                    .append(clock(), vec![record(completed, failed)])
+                    .await;
+                (completed, failed)
+            })
+        };
+        let executor = Executor::new(
+            self.instance.clone(),
+            Arc::clone(self.repository),
+            Arc::clone(&self.clock),
+        );
+        let request = RunRequest {
+            run_id: new_run_id(),
+            description: format!("backfill {id}"),
+            backfill_id: Some(id.clone()),
+            steps,
+            concurrency: self.concurrency.map(|c| c as usize),
+            tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
+        };
+        let report = materialize::execute(
+            &executor,
+            request,
+            &labels,
+            Arc::clone(&self.clock),
+            self.as_json,
+            Some(tap),
+        )
+        .await?;
+        let (completed, failed) = progress.await.map_err(CliError::internal)?;
+        match report.status {
+            RunStatus::Succeeded => self.finish(BackfillStatus::Completed).await?,
+            RunStatus::Failed => self.finish(BackfillStatus::Failed).await?,
+            _ => {}
+        }
+        if !self.as_json {
+            summarize(&report, &labels, false)?;
+        }
+        self.report(Some(&report), &labels, completed, failed)
+    }
+
+    /// Records how the backfill ended, unless it already ended (canceled meanwhile).
+    async fn finish(&self, status: BackfillStatus) -> Result<(), CliError> {
+        let storage = &self.instance.storage;
+        let current = storage
+            .backfill(self.backfill_id)
+            .await
+            .map_err(CliError::internal)?;
+        if current.is_some_and(|b| b.status == BackfillStatus::Requested) {
+            storage
+                .append(
+                    (self.clock)(),
+                    vec![Event::BackfillFinished {
+                        backfill_id: self.backfill_id.to_string(),
+                        status,
+                    }],
+                )
+                .await
+                .map_err(CliError::internal)?;
+        }
+        Ok(())
+    }
+
+    fn report(
+        &self,
+        run: Option<&strata_engine::executor::RunReport>,
+        labels: &[String],
+        completed: u64,
+        failed: u64,
+    ) -> Result<Outcome, CliError> {
+        let id = self.backfill_id;
+        let interrupted = run.is_some_and(|r| r.status == RunStatus::Canceled);
+        let ok = run.is_none_or(|r| r.status == RunStatus::Succeeded);
+        if self.as_json {
+            print_json(&json!({
+                "backfill_id": id,
+                "requested": self.requested,
+                "completed": completed,
+                "failed": failed,
+                "run": run.map(|r| materialize::report_json(r, labels)),
+            }))?;
+        } else if interrupted {
+            println!(
+                "backfill {id} stopped: {completed} of {} partitions committed; \
+                 `strata backfills resume {id}` continues it unless it was canceled",
+                self.requested
+            );
+        } else {
+            println!(
+                "backfill {id} {}: {completed} of {} partitions committed, {failed} failed",
+                if ok { "completed" } else { "failed" },
+                self.requested
+            );
+        }
+        Ok(if ok { Outcome::Ok } else { Outcome::Failed })
+    }
+}
+
+async fn find(instance: &Instance, backfill_id: &str) -> Result<BackfillRecord, CliError> {
+    instance
+        .storage
+        .backfill(backfill_id)
+        .await
+        .map_err(CliError::internal)?
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "no backfill `{backfill_id}`; `strata backfills` lists them"
+            ))
+        })
+}
+
+async fn list(instance: &Instance, limit: u32, as_json: bool) -> Result<Outcome, CliError> {
+    let backfills = instance
+        .storage
+        .backfills(limit)
+        .await
+        .map_err(CliError::internal)?;
+    if as_json {
+        print_json(&json!({"backfills": backfills}))?;
+    } else if backfills.is_empty() {
+        println!("no backfills yet; `strata backfill SELECTION --from A --to B` starts one");
+    } else {
+        for b in &backfills {
+            println!(
+                "{}  {:<9}  {}  {:>6}/{:<6} {:>4} failed  {} {}",
+                b.backfill_id,
+                b.status.as_str(),
+                time(b.created_at),
+                b.completed,
+                b.requested,
+                b.failed,
+                b.selection,
+                b.partitions
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn show(instance: &Instance, backfill_id: &str, as_json: bool) -> Result<Outcome, CliError> {
+    let record = find(instance, backfill_id).await?;
+    let runs = backfill::runs(instance.storage.as_ref(), backfill_id)
+        .await
+        .map_err(CliError::internal)?;
+    if as_json {
+        print_json(&json!({"backfill": record, "runs": runs}))?;
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "backfill {}  {}",
+        record.backfill_id,
+        record.status.as_str()
+    );
+    println!("  {} {}", record.selection, record.partitions);
+    println!(
+        "  {} of {} partitions committed, {} failed; created {}{}",
+        record.completed,
+        record.requested,
+        record.failed,
+        time(record.created_at),
+        record
+            .ended_at
+            .map(|t| format!(", ended {}", time(t)))
+            .unwrap_or_default()
+    );
+    println!("  requests:");
+    for target in &record.targets {
+        let ranges: Vec<String> = target
+            .ranges
+            .iter()
+            .map(|r| {
+                if r.first == r.last {
+                    r.first.clone()
+                } else {
+                    format!("{}..{}", r.first, r.last)
+                }
+            })
+            .collect();
+        println!(
+            "    {} {}",
+            target.asset,
+            if ranges.is_empty() {
+                "(unpartitioned)".to_string()
+            } else {
+                ranges.join(", ")
+            }
+        );
+    }
+    println!("  runs:");
+    for run in &runs {
+        println!(
+            "    {}  {:<9}  {}  {:>5} steps{}",
+            run.run_id,
+            run.status.as_str(),
+            time(run.created_at),
+            run.steps,
+            run.error
+                .as_ref()
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
