@@ -585,3 +585,20 @@ fn editing_an_asset_makes_it_and_its_downstream_stale_and_stale_refreshes_exactl
         .unwrap();
     assert_eq!(day2["causes"][0]["cause"], "data", "{day2}");
 }
+
+#[test]
+fn a_rust_asset_needs_a_binary_that_registers_its_function() {
+    let dir = repository(&[("assets/g/r.toml", "rust = \"weekday_totals\"\n")]);
+    let check = strata(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let out = stdout(&check) + &stderr(&check);
+    assert!(
+        out.contains(
+            "assets/g/r.toml:1:8: no Rust function `weekday_totals` is registered\n  hint: Rust \
+             assets run in a binary that registers their function through the Rust API"
+        ),
+        "{out}"
+    );
+    let run = strata(dir.path(), &["materialize", "*"]);
+    assert_eq!(run.status.code(), Some(1), "nothing runs: {}", stderr(&run));
+}

@@ -245,6 +245,8 @@ pub enum Compute {
     Command(CommandCompute),
     /// An external asset Strata observes.
     Source(SourceCompute),
+    /// A Rust function registered by the binary that runs the repository (the Rust API).
+    Rust(RustCompute),
 }
 
 impl Compute {
@@ -254,6 +256,7 @@ impl Compute {
             Compute::Sql(_) => "sql",
             Compute::Command(_) => "command",
             Compute::Source(_) => "source",
+            Compute::Rust(_) => "rust",
         }
     }
 }
@@ -265,6 +268,20 @@ pub struct SqlCompute {
     pub query: String,
     /// The 1-based line of the file where the query starts.
     pub line: u64,
+}
+
+/// A Rust asset: the name its function is registered under, and where the name is declared
+/// (so a binary that has no such function can point at it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RustCompute {
+    /// The registered function's name.
+    pub function: String,
+    /// Files hashed into the code version (e.g. the function's source file).
+    pub code_files: Vec<String>,
+    /// 1-based line of the `rust = "…"` value.
+    pub line: u32,
+    /// 1-based column of that value.
+    pub col: u32,
 }
 
 /// A command asset.
@@ -367,6 +384,9 @@ pub struct ProjectConfig {
     pub storage: StorageConfig,
     /// IO managers by name; always holds `default`.
     pub io_managers: BTreeMap<String, IoManagerConfig>,
+    /// IO managers declared `kind = "custom"`: implemented in Rust and registered by the binary
+    /// that runs the repository (the Rust API), which fails to start without them.
+    pub custom_io_managers: std::collections::BTreeSet<String>,
     /// Run execution limits.
     pub executor: ExecutorConfig,
     /// The automation daemon.

@@ -46,6 +46,13 @@ pub fn code_version(asset: &Asset, code_files: &[(&str, &[u8])]) -> String {
                 hash.field("type", format!("{ty:?}").as_bytes());
             }
         }
+        Compute::Rust(rust) => {
+            hash.field("function", rust.function.as_bytes());
+            for (path, contents) in code_files {
+                hash.field("code_file", path.as_bytes());
+                hash.field("contents", contents);
+            }
+        }
         Compute::Source(source) => match &source.target {
             SourceTarget::Path(path) => hash.field("path", path.as_bytes()),
             SourceTarget::Observe(command) => {

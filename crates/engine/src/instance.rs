@@ -11,6 +11,8 @@ use strata_io_managers::IoError;
 use strata_io_managers::registry::IoManagerRegistry;
 use strata_storage::{SqliteStorage, Storage, StorageError};
 
+use crate::extensions::Extensions;
+
 /// The storage and IO managers of one repository.
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -20,6 +22,8 @@ pub struct Instance {
     pub storage: Arc<dyn Storage>,
     /// IO managers by name.
     pub io_managers: IoManagerRegistry,
+    /// Functions (and IO managers) the binary registered through the Rust API.
+    pub extensions: Arc<Extensions>,
 }
 
 /// Why an instance could not be opened.
@@ -37,12 +41,28 @@ pub enum InstanceError {
     /// An IO manager could not be built.
     #[error(transparent)]
     IoManager(#[from] IoError),
+    /// strata.toml declares a custom IO manager this binary did not register.
+    #[error(
+        "[io_managers.{0}] is kind = \"custom\", but this binary registers no IO manager `{0}`: \
+         run the repository with the binary that registers it (Rust API: \
+         Extensions::io_manager), or declare another kind"
+    )]
+    UnregisteredIoManager(String),
 }
 
 impl Instance {
     /// Opens the instance `project` declares for the repository at `root`: its SQLite file
     /// (created, and migrated, when needed) and its IO managers.
     pub fn open(root: &Path, project: &ProjectConfig) -> Result<Self, InstanceError> {
+        Self::open_with(root, project, Arc::new(Extensions::new()))
+    }
+
+    /// Like [`open`](Self::open), with the functions and IO managers a binary registered.
+    pub fn open_with(
+        root: &Path,
+        project: &ProjectConfig,
+        extensions: Arc<Extensions>,
+    ) -> Result<Self, InstanceError> {
         let database = match &project.storage.url {
             Location::Relative(path) => root.join(path),
             Location::File(path) => path.clone(),
@@ -55,10 +75,22 @@ impl Instance {
                 return Err(InstanceError::UnsupportedStorage("memory://".into()));
             }
         };
+        let mut io_managers = IoManagerRegistry::from_project(project, root)?;
+        for (name, manager) in extensions.io_managers() {
+            io_managers.register(name, Arc::clone(manager));
+        }
+        if let Some(missing) = project
+            .custom_io_managers
+            .iter()
+            .find(|name| extensions.io_managers().all(|(n, _)| n != name.as_str()))
+        {
+            return Err(InstanceError::UnregisteredIoManager(missing.clone()));
+        }
         Ok(Self {
             root: root.to_path_buf(),
             storage: Arc::new(SqliteStorage::open(&database)?),
-            io_managers: IoManagerRegistry::from_project(project, root)?,
+            io_managers,
+            extensions,
         })
     }
 }

@@ -10,6 +10,7 @@
 //!   one Materialization event — the one commit.
 //! - [`backfill`]: persistent backfills: the recorded request, what of it is done, and the
 //!   lease of the process running it.
+//! - [`extensions`]: the Rust API — functions and IO managers a binary registers.
 //! - [`executor`]: runs a plan's steps in dependency order, in parallel, with retries,
 //!   timeouts and cancellation; the `step` module is the one boundary into asset code
 //!   (SQL, commands, sources) and runs quality checks.
@@ -23,6 +24,7 @@
 pub mod backfill;
 pub mod commit;
 pub mod executor;
+pub mod extensions;
 pub mod gc;
 pub mod instance;
 pub mod protocol;

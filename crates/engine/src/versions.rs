@@ -38,9 +38,13 @@ pub fn content_data_version(parts: &[&[u8]]) -> String {
 
 /// The asset's code version, reading its `code_files` from the repository at `root`.
 pub fn asset_code_version(root: &Path, asset: &Asset) -> Result<String, String> {
-    let files = match &asset.compute {
-        Compute::Command(command) if asset.code_version.is_none() => command
-            .code_files
+    let code_files: &[String] = match &asset.compute {
+        Compute::Command(command) => &command.code_files,
+        Compute::Rust(rust) => &rust.code_files,
+        _ => &[],
+    };
+    let files = match code_files {
+        files if asset.code_version.is_none() => files
             .iter()
             .map(|path| {
                 std::fs::read(root.join(path))

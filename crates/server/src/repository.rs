@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use strata_core::declare::{Diagnostic, SourceFile, load_repository};
-use strata_core::model::Repository;
+use strata_core::model::{Compute, Repository};
 
 use crate::CliError;
 
@@ -45,9 +45,47 @@ pub(crate) fn load(root: &Path) -> Result<Loaded, CliError> {
         text: project,
     };
     Ok(match load_repository(project, assets) {
-        Ok(repository) => Loaded::Ok(Box::new(repository)),
+        Ok(repository) => {
+            let unregistered = unregistered_functions(&repository);
+            if unregistered.is_empty() {
+                Loaded::Ok(Box::new(repository))
+            } else {
+                Loaded::Invalid(unregistered)
+            }
+        }
         Err(diagnostics) => Loaded::Invalid(diagnostics),
     })
+}
+
+/// Rust assets whose function this binary does not register: the repository cannot run here.
+fn unregistered_functions(repository: &Repository) -> Vec<Diagnostic> {
+    let extensions = crate::extensions();
+    let registered: Vec<&str> = extensions.function_names().collect();
+    repository
+        .assets()
+        .filter_map(|asset| {
+            let Compute::Rust(rust) = &asset.compute else {
+                return None;
+            };
+            if registered.contains(&rust.function.as_str()) {
+                return None;
+            }
+            let hint = if registered.is_empty() {
+                "Rust assets run in a binary that registers their function through the Rust \
+                 API (strata_server::run with Extensions::function); this one registers none"
+                    .to_string()
+            } else {
+                format!("this binary registers {}", registered.join(", "))
+            };
+            Some(Diagnostic {
+                path: asset.path.clone(),
+                line: rust.line,
+                col: rust.col,
+                message: format!("no Rust function `{}` is registered", rust.function),
+                hint: Some(hint),
+            })
+        })
+        .collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {

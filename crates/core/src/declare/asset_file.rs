@@ -19,7 +19,7 @@ use crate::automation::{Condition, parse_condition};
 use crate::key::AssetKey;
 use crate::model::{
     Asset, Automation, BackfillPolicy, ColumnType, CommandCompute, Compute, DataFormat, Partitions,
-    SourceCompute, SourceTarget, SqlCompute,
+    RustCompute, SourceCompute, SourceTarget, SqlCompute,
 };
 use crate::partitions::PartitionsDefinition;
 use crate::partitions::spec::{MappingSpec, PartitionsSpec};
@@ -268,25 +268,33 @@ fn parse_toml_file(
 ) -> Option<AssetDraft> {
     let command = get(root, "command");
     let source = get(root, "source");
+    let rust = get(root, "rust");
     let special = [("backfill", SQL_ONLY)];
-    match (command, source) {
-        (Some(_), Some(source)) => {
-            sink.span(
-                source.span(),
-                "an asset is a command or a source, not both",
-                Some("remove `command` or `source`".into()),
-            );
-            return None;
-        }
-        (None, None) => {
+    let given: Vec<(&str, &Value<'_>)> = [("command", command), ("source", source), ("rust", rust)]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+    match given.as_slice() {
+        [] => {
             sink.at(
                 0,
-                "a .toml asset needs `command = [...]` (a command asset) or `source = { … }` (a source asset)",
+                "a .toml asset needs `command = [...]` (a command asset), `source = { … }` (a \
+                 source asset) or `rust = \"name\"` (a function registered through the Rust API)",
                 Some("SQL assets are .sql files".into()),
             );
             return None;
         }
-        (Some(_), None) => {
+        [(first, _), (second, value), ..] => {
+            sink.span(
+                value.span(),
+                format!(
+                    "an asset is computed one way: `{first}` and `{second}` cannot both be set"
+                ),
+                Some(format!("remove `{first}` or `{second}`")),
+            );
+            return None;
+        }
+        [("command", _)] => {
             let source_special: Vec<(&str, &str)> = special
                 .into_iter()
                 .chain([("source", "cannot be combined with `command`")])
@@ -299,7 +307,25 @@ fn parse_toml_file(
                 "a command asset",
             );
         }
-        (None, Some(_)) => {
+        [("rust", _)] => {
+            let rust_special: Vec<(&str, &str)> = special
+                .into_iter()
+                .chain(
+                    COMMAND
+                        .iter()
+                        .filter(|k| **k != "code_files")
+                        .map(|k| (*k, COMMAND_ONLY)),
+                )
+                .collect();
+            fields::check_keys(
+                sink,
+                root,
+                &[COMMON, &["rust", "code_files"]].concat(),
+                &rust_special,
+                "a Rust asset",
+            );
+        }
+        _ => {
             let allowed = ["key", "description", "owners", "tags", "kinds", "source"];
             let source_special: Vec<(&str, &str)> = COMMON
                 .iter()
@@ -316,6 +342,10 @@ fn parse_toml_file(
         draft.deps = deps_table(sink, root);
         draft.asset.compute = Compute::Command(command_compute(sink, root, command)?);
         draft.asset.kinds.insert("command".into());
+    } else if let Some(rust) = rust {
+        draft.deps = deps_table(sink, root);
+        draft.asset.compute = Compute::Rust(rust_compute(sink, root, rust)?);
+        draft.asset.kinds.insert("rust".into());
     } else if let Some(source) = source {
         draft.asset.compute = Compute::Source(source_compute(sink, source)?);
         draft.asset.kinds.insert("source".into());
@@ -443,8 +473,15 @@ fn common(
     if let Some(v) = get(root, "io_manager")
         && let Some(name) = fields::string(sink, v, "io_manager")
     {
-        let known = project.config.io_managers.keys().map(String::as_str);
-        if project.parsed && !project.config.io_managers.contains_key(&name) {
+        let config = &project.config;
+        let known = config
+            .io_managers
+            .keys()
+            .chain(&config.custom_io_managers)
+            .map(String::as_str);
+        let declared =
+            config.io_managers.contains_key(&name) || config.custom_io_managers.contains(&name);
+        if project.parsed && !declared {
             let hint = suggest::did_you_mean(&name, known)
                 .unwrap_or_else(|| format!("declare [io_managers.{name}] in strata.toml"));
             sink.span(v.span(), format!("unknown IO manager `{name}`"), Some(hint));
@@ -717,6 +754,39 @@ fn deps_table(sink: &mut FileSink<'_>, root: &DeTable<'_>) -> Vec<DepDraft> {
         }
     }
     deps
+}
+
+fn rust_compute(
+    sink: &mut FileSink<'_>,
+    root: &DeTable<'_>,
+    rust: &Value<'_>,
+) -> Option<RustCompute> {
+    let function = fields::string(sink, rust, "rust")?;
+    let valid = !function.is_empty()
+        && function
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    if !valid {
+        sink.span(
+            rust.span(),
+            format!("`rust = \"{function}\"` is not a function name"),
+            Some(
+                "the name the binary registers the function under, e.g. rust = \"weekday_counts\""
+                    .into(),
+            ),
+        );
+        return None;
+    }
+    let code_files = get(root, "code_files")
+        .map(|v| fields::string_list(sink, v, "code_files").unwrap_or_default())
+        .unwrap_or_default();
+    let (line, col) = sink.position(rust.span().start);
+    Some(RustCompute {
+        function,
+        code_files: code_files.into_iter().map(|f| f.into_inner()).collect(),
+        line,
+        col,
+    })
 }
 
 fn command_compute(

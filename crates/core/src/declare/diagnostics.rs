@@ -109,6 +109,11 @@ impl<'a> FileSink<'a> {
         });
     }
 
+    /// The 1-based line and column of an offset of the TOML text being read.
+    pub(crate) fn position(&self, offset: usize) -> (u32, u32) {
+        self.index.position(self.text, self.base + offset)
+    }
+
     /// Reports at the start of a span of the TOML text being read.
     pub(crate) fn span(
         &mut self,

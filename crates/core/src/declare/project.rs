@@ -86,6 +86,7 @@ pub(crate) fn default_config() -> ProjectConfig {
             url: Location::Relative(".strata/strata.db".into()),
         },
         io_managers: BTreeMap::from([("default".to_string(), default_io_manager())]),
+        custom_io_managers: Default::default(),
         executor: ExecutorConfig {
             concurrency: None,
             pools: BTreeMap::new(),
@@ -196,9 +197,19 @@ pub(crate) fn parse_project(file: &SourceFile, diagnostics: &mut Vec<Diagnostic>
                     Some("names use lowercase letters, digits and `_`".into()),
                 );
             }
-            if let Some(table) = fields::table(&mut sink, value, &what)
-                && let Some(manager) = io_manager(&mut sink, table, &what)
-            {
+            let Some(table) = fields::table(&mut sink, value, &what) else {
+                continue;
+            };
+            if get(table, "kind").is_some_and(|k| k.get_ref().as_str() == Some("custom")) {
+                let only_kind = "a custom IO manager is configured by the binary that registers it";
+                let special: Vec<(&str, &str)> = ["url", "endpoint", "region", "allow_http"]
+                    .into_iter()
+                    .map(|k| (k, only_kind))
+                    .collect();
+                fields::check_keys(&mut sink, table, &["kind"], &special, &format!("[{what}]"));
+                config.io_managers.remove(&name_text);
+                config.custom_io_managers.insert(name_text);
+            } else if let Some(manager) = io_manager(&mut sink, table, &what) {
                 config.io_managers.insert(name_text, manager);
             }
         }
@@ -298,7 +309,7 @@ fn io_manager(sink: &mut FileSink<'_>, table: &DeTable<'_>, what: &str) -> Optio
             sink,
             value,
             &format!("{what}.kind"),
-            &["parquet", "arrow_ipc"],
+            &["parquet", "arrow_ipc", "custom"],
         ) {
             Some("arrow_ipc") => manager.kind = IoManagerKind::ArrowIpc,
             Some(_) => manager.kind = IoManagerKind::Parquet,

@@ -493,7 +493,7 @@ users = []
             "strata.toml:7:7: `io_managers.default.url`: gs:// is not supported yet (Google Cloud \
              Storage comes later)\n  hint: supported here: a plain path or `file://`, `s3://` or `memory://`",
             "strata.toml:9:8: invalid `io_managers.other.kind` \"csv\"\n  \
-             hint: valid values: `parquet` or `arrow_ipc`",
+             hint: valid values: `parquet`, `arrow_ipc` or `custom`",
             "strata.toml:11:1: unknown field `concurency` in [executor]\n  \
              hint: did you mean `concurrency`?",
             "strata.toml:12:23: `executor.pools.warehouse` must be between 1 and 10000, found 0",
@@ -655,16 +655,30 @@ fn kind_specific_fields() {
     assert_eq!(
         errors(PROJECT, &both),
         [
-            "assets/stats/k.toml:2:10: an asset is a command or a source, not both\n  \
-          hint: remove `command` or `source`"
+            "assets/stats/k.toml:2:10: an asset is computed one way: `command` and `source` \
+             cannot both be set\n  hint: remove `command` or `source`"
+        ]
+    );
+    let rust = with(
+        "assets/stats/k.toml",
+        "rust = \"weekday counts\"\noutput = \"csv\"\n",
+    );
+    assert_eq!(
+        errors(PROJECT, &rust),
+        [
+            "assets/stats/k.toml:1:8: `rust = \"weekday counts\"` is not a function name\n  \
+             hint: the name the binary registers the function under, e.g. rust = \"weekday_counts\"",
+            "assets/stats/k.toml:2:1: `output` applies only to command assets (`.toml` files \
+             with `command = [...]`)",
         ]
     );
     let neither = with("assets/stats/k.toml", "description = \"d\"\n");
     assert_eq!(
         errors(PROJECT, &neither),
         [
-            "assets/stats/k.toml:1:1: a .toml asset needs `command = [...]` (a command asset) or \
-          `source = { … }` (a source asset)\n  hint: SQL assets are .sql files"
+            "assets/stats/k.toml:1:1: a .toml asset needs `command = [...]` (a command asset), \
+             `source = { … }` (a source asset) or `rust = \"name\"` (a function registered \
+             through the Rust API)\n  hint: SQL assets are .sql files"
         ]
     );
     let source = with(

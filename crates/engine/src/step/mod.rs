@@ -10,6 +10,7 @@ mod checks;
 mod command;
 mod inputs;
 mod output;
+mod rust;
 mod source;
 mod sql;
 
@@ -417,6 +418,11 @@ async fn attempt_once(
         Compute::Command(command) => {
             let inputs = inputs::resolve(&ctx).await?;
             let materialized = command::materialize(&ctx, command, &inputs).await?;
+            checks::after_commit(&ctx, materialized).await
+        }
+        Compute::Rust(rust) => {
+            let inputs = inputs::resolve(&ctx).await?;
+            let materialized = rust::materialize(&ctx, rust, &inputs).await?;
             checks::after_commit(&ctx, materialized).await
         }
     }

@@ -117,7 +117,10 @@ async fn materialize_range(
 }
 
 /// Runs the query to one batch (a canonical form for hashing and splitting).
-async fn collect_one(frame: DataFrame, schema: &Arc<Schema>) -> Result<RecordBatch, StepError> {
+pub(crate) async fn collect_one(
+    frame: DataFrame,
+    schema: &Arc<Schema>,
+) -> Result<RecordBatch, StepError> {
     let batches = frame
         .collect()
         .await
@@ -164,7 +167,7 @@ fn split_by_partition(
 }
 
 /// A session holding each stored input as its `group.name` table.
-async fn session_with_inputs(
+pub(crate) async fn session_with_inputs(
     ctx: &StepContext<'_>,
     inputs: &[Input],
 ) -> Result<SessionContext, StepError> {
@@ -238,7 +241,7 @@ fn parameters(partitions: &[PartitionRef]) -> Vec<(&'static str, ScalarValue)> {
 
 /// The frame without a `partition_key` output column (the partition is stored as the
 /// partition itself; readers get the column back from the IO manager).
-fn without_partition_key(frame: DataFrame) -> Result<DataFrame, StepError> {
+pub(crate) fn without_partition_key(frame: DataFrame) -> Result<DataFrame, StepError> {
     if frame
         .schema()
         .has_column_with_unqualified_name(PARTITION_KEY)

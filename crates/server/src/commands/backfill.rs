@@ -35,7 +35,7 @@ pub(crate) fn create(
     args: &MaterializeArgs,
 ) -> Result<Outcome, CliError> {
     let keys = select(&repository, &args.selection)?;
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let clock = clock::event_clock()?;
     let now_secs = clock().div_euclid(1000);
     let repository = Arc::new(repository);
@@ -119,7 +119,7 @@ pub(crate) fn manage(
     root: &Path,
     args: &BackfillsArgs,
 ) -> Result<Outcome, CliError> {
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let clock = clock::event_clock()?;
     let repository = Arc::new(repository);
     crate::runtime()?.block_on(async {

@@ -3,7 +3,6 @@
 use strata_core::duration::parse_duration;
 use strata_core::model::Repository;
 use strata_engine::gc::{DEFAULT_GRACE_MS, GcOptions, collect_garbage};
-use strata_engine::instance::Instance;
 
 use crate::cli::GcArgs;
 use crate::commands::print_json;
@@ -24,7 +23,7 @@ pub(crate) fn run(
         None => DEFAULT_GRACE_MS,
     };
     let now = clock::now(None)?.timestamp_millis();
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let options = GcOptions {
         grace_ms,
         dry_run: args.dry_run,

@@ -32,7 +32,7 @@ pub(crate) fn run(
     args: &MaterializeArgs,
 ) -> Result<Outcome, CliError> {
     let keys = select(&repository, &args.selection)?;
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let clock = clock::event_clock()?;
     let now_secs = clock().div_euclid(1000);
     let repository = Arc::new(repository);

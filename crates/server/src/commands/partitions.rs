@@ -12,7 +12,6 @@ use strata_core::partitions::definition::{
 use strata_core::partitions::mapping::Sides;
 use strata_core::partitions::time_window::TimeWindow;
 use strata_core::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
-use strata_engine::instance::Instance;
 use strata_storage::event::Event;
 
 use super::{find_asset, print_json};
@@ -93,7 +92,7 @@ pub(crate) fn run(
     let dynamic = if def.dynamic_sets().is_empty() {
         InMemoryDynamicPartitions::default()
     } else {
-        let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+        let instance = crate::open_instance(root, repository.project())?;
         crate::runtime()?
             .block_on(instance.storage.dynamic_partitions())
             .map_err(CliError::internal)?
@@ -369,7 +368,7 @@ fn change_dynamic(
                 .map_err(|e| CliError::Usage(format!("cannot add `{key}` to `{name}`: {e}")))?;
         }
     }
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let clock = crate::clock::event_clock()?;
     crate::runtime()?.block_on(async {
         let before = instance

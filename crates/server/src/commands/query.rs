@@ -25,7 +25,7 @@ pub(crate) fn run(
     root: &Path,
     args: &QueryArgs,
 ) -> Result<Outcome, CliError> {
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let batches = crate::runtime()?.block_on(async {
         let ctx = session();
         for asset in repository.assets() {

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use serde_json::json;
 use strata_core::model::Repository;
-use strata_engine::instance::Instance;
 use strata_storage::event::Event;
 use strata_storage::records::{RunFilter, RunRecord, StepRecord};
 
@@ -20,7 +19,7 @@ pub(crate) fn run(
     root: &Path,
     args: &RunsArgs,
 ) -> Result<Outcome, CliError> {
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let storage = instance.storage;
     crate::runtime()?.block_on(async {
         match &args.action {

@@ -7,7 +7,6 @@ use std::path::Path;
 use serde_json::{Value, json};
 use strata_core::model::{Compute, Repository};
 use strata_core::partitions::{Keyspace, PartitionSubset};
-use strata_engine::instance::Instance;
 use strata_engine::staleness::stale_report;
 use strata_storage::event::Event;
 use strata_storage::status::PartitionStatus;
@@ -30,7 +29,7 @@ pub(crate) fn run(
         Some(selection) => select(repository, selection)?,
         None => repository.assets().map(|a| a.key.clone()).collect(),
     };
-    let instance = Instance::open(root, repository.project()).map_err(CliError::internal)?;
+    let instance = crate::open_instance(root, repository.project())?;
     let now_secs = clock::now(None)?.timestamp();
     let storage = &instance.storage;
     let reports = crate::runtime()?.block_on(async {
