@@ -4,6 +4,7 @@ mod backfill;
 mod cli;
 mod gc;
 mod materialize;
+mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

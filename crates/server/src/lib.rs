@@ -20,6 +20,7 @@ mod cli;
 mod clock;
 mod commands;
 mod repository;
+mod telemetry;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -89,7 +90,10 @@ pub(crate) fn open_instance(
 pub fn run(extensions: Extensions) -> ExitCode {
     let _ = EXTENSIONS.set(Arc::new(extensions));
     let args = cli::Cli::parse();
+    let telemetry = telemetry::init();
     let result = commands::run(args);
+    // Flush exported spans before the exit code is decided and the process ends, failed or not.
+    drop(telemetry);
     let _ = std::io::stdout().flush();
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -196,7 +196,8 @@ impl Executor {
         cancel: CancelHandle,
         progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Result<RunReport, ExecuteError> {
-        let span = tracing::info_span!("run", run_id = %request.run_id, steps = request.steps.len(), description = %request.description);
+        // i64: OpenTelemetry has no unsigned integers; a usize would be exported as text.
+        let span = tracing::info_span!("run", run_id = %request.run_id, steps = request.steps.len() as i64, description = %request.description);
         self.execute_in_span(request, cancel, progress)
             .instrument(span)
             .await
@@ -266,12 +267,17 @@ impl Executor {
                 schedule.skip_the_rest();
             }
             while let Some(id) = schedule.next() {
-                let handle = tasks.spawn(step::run_step(
-                    Arc::clone(&self.shared),
-                    Arc::clone(&run),
-                    Arc::clone(&steps),
-                    id,
-                ));
+                // A spawned task starts outside every span: carry the run's span into it so
+                // each step's span is the run span's child (one trace per run when exported).
+                let handle = tasks.spawn(
+                    step::run_step(
+                        Arc::clone(&self.shared),
+                        Arc::clone(&run),
+                        Arc::clone(&steps),
+                        id,
+                    )
+                    .in_current_span(),
+                );
                 task_steps.insert(handle.id(), id);
                 if let Some(progress) = &progress {
                     let _ = progress.send(Progress::Started { step: id });

@@ -243,7 +243,7 @@ pub(crate) async fn run_step(
         StepOutcome::Skipped { .. } => ("skipped", 0),
         StepOutcome::Canceled => ("canceled", 0),
     };
-    span.record("attempts", attempts);
+    span.record("attempts", i64::from(attempts)); // i64: an exported u32 would be text
     span.record("outcome", name);
     outcome
 }
