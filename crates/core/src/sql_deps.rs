@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Spanned, Statement, Visit,
-    Visitor,
+    Expr, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Spanned, Statement, TableFactor,
+    Visit, Visitor,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
@@ -135,6 +135,9 @@ struct Collector {
     /// CTE names in scope, one frame per query being visited.
     scopes: Vec<BTreeSet<String>>,
     tables: Vec<TableRef>,
+    /// Where table functions (`range(10)`, `generate_series(1, 3)`) are named: they are
+    /// DataFusion's, not assets.
+    table_functions: Vec<(u64, u64)>,
 }
 
 impl Visitor for Collector {
@@ -156,7 +159,24 @@ impl Visitor for Collector {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        } = factor
+        {
+            let start = name.span().start;
+            self.table_functions.push((start.line, start.column));
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        let start = relation.span().start;
+        if self.table_functions.contains(&(start.line, start.column)) {
+            return ControlFlow::Continue(());
+        }
         let parts: Vec<String> = relation
             .0
             .iter()
@@ -239,6 +259,16 @@ mod tests {
         assert_eq!(
             tables("SELECT * FROM flights.clean f\nJOIN dims.airlines a ON f.carrier = a.carrier"),
             [t("flights.clean", 1, 15), t("dims.airlines", 2, 6)]
+        );
+    }
+
+    #[test]
+    fn table_functions_are_not_tables() {
+        assert_eq!(
+            tables(
+                "SELECT value FROM range(10)\nJOIN generate_series(1, 3) g ON true\nJOIN raw.x ON true"
+            ),
+            [t("raw.x", 3, 6)]
         );
     }
 

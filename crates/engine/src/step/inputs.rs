@@ -239,10 +239,9 @@ fn missing_message(asset: &AssetKey, missing: &[&str]) -> String {
         String::new()
     };
     format!(
-        "upstream {asset} has no materialized partition {}{more}; materialize {} first or \
-         include {} in the run (`strata materialize '+<this asset>' …`)",
+        "upstream {asset} has no materialized partition {}{more}; materialize {} first \
+         (`strata materialize {asset} --missing`)",
         shown.join(", "),
-        if missing.len() == 1 { "it" } else { "them" },
         if missing.len() == 1 { "it" } else { "them" },
     )
 }
