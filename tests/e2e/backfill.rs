@@ -220,6 +220,7 @@ fn a_backfill_killed_with_sigkill_resumes_and_does_nothing_twice() {
     let resumed = strata(dir.path(), &["backfills", "resume", &id, "--json"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let report = json(&resumed);
+    assert_eq!(report["status"], "completed");
     assert_eq!(
         (report["requested"].as_u64(), report["completed"].as_u64()),
         (Some(12), Some(12))

@@ -342,21 +342,14 @@ pub(crate) async fn materialize(
     )
     .await
     .map_err(|e| StepError::permanent(e.to_string()))?;
-    let version = output::data_version(ctx, inputs, reported_version, || {
+    let consumed = output::consumed(inputs);
+    let version = output::data_version(ctx, &consumed, reported_version, || {
         std::fs::read(&output_path)
             .map(|bytes| content_data_version(&[&bytes]))
-            .unwrap_or_default()
-    });
+            .map_err(|e| StepError::retryable(format!("reading the output failed: {e}")))
+    })?;
     let stream = output::memory_stream(Arc::clone(&written.schema), written.batches)?;
-    let committed = output::commit(
-        ctx,
-        partition,
-        output::consumed(inputs),
-        version,
-        metadata,
-        stream,
-    )
-    .await?;
+    let committed = output::commit(ctx, partition, consumed, version, metadata, stream).await?;
     Ok(Materialized {
         committed: vec![committed],
         events,

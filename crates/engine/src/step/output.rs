@@ -12,7 +12,9 @@ use strata_storage::event::ConsumedInput;
 use super::inputs::Input;
 use super::{PartitionRef, StepContext, StepError};
 use crate::commit::{CommitError, CommitRequest, Committed, commit_partition};
-use crate::versions::provenance_data_version;
+use datafusion::arrow::ipc::writer::StreamWriter;
+
+use crate::versions::{content_data_version, provenance_data_version};
 
 /// The column a query may output to say which partition a row belongs to; Strata stores it as
 /// the partition itself, not as a column, so it is dropped before writing.
@@ -23,21 +25,42 @@ pub(crate) fn consumed(inputs: &[Input]) -> Vec<ConsumedInput> {
     inputs.iter().map(|i| i.consumed.clone()).collect()
 }
 
-/// The data version: `reported` (by the command), else provenance when there are inputs,
-/// else `content` (computed by the caller from the data).
+/// The data version: `reported` (by the command), else provenance over `consumed` when there
+/// are inputs, else `content` (computed by the caller from the data, only when needed).
 pub(crate) fn data_version(
     ctx: &StepContext<'_>,
-    inputs: &[Input],
+    consumed: &[ConsumedInput],
     reported: Option<String>,
-    content: impl FnOnce() -> String,
-) -> String {
-    reported.unwrap_or_else(|| {
-        if inputs.is_empty() {
-            content()
-        } else {
-            provenance_data_version(&ctx.code_version, &consumed(inputs))
-        }
-    })
+    content: impl FnOnce() -> Result<String, StepError>,
+) -> Result<String, StepError> {
+    match reported {
+        Some(version) => Ok(version),
+        None if consumed.is_empty() => content(),
+        None => Ok(provenance_data_version(&ctx.code_version, consumed)),
+    }
+}
+
+/// The content data version of rows held in memory: a hash of their Arrow IPC stream form.
+pub(crate) fn batch_version(batch: &RecordBatch) -> Result<String, StepError> {
+    let failed = |e: datafusion::arrow::error::ArrowError| StepError::retryable(e.to_string());
+    let mut bytes = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema()).map_err(failed)?;
+    writer.write(batch).map_err(failed)?;
+    writer.finish().map_err(failed)?;
+    drop(writer);
+    Ok(content_data_version(&[&bytes]))
+}
+
+/// Commits one partition's rows held in memory, versioned as [`data_version`] says.
+pub(crate) async fn commit_batch(
+    ctx: &StepContext<'_>,
+    partition: Option<&PartitionRef>,
+    consumed: Vec<ConsumedInput>,
+    batch: RecordBatch,
+) -> Result<Committed, StepError> {
+    let version = data_version(ctx, &consumed, None, || batch_version(&batch))?;
+    let stream = memory_stream(batch.schema(), vec![batch])?;
+    commit(ctx, partition, consumed, version, BTreeMap::new(), stream).await
 }
 
 /// Writes and commits one partition (`None`: the unpartitioned asset).

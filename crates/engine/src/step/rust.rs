@@ -1,7 +1,6 @@
 //! Rust assets: a function the binary registered through the Rust API, given the partition and
 //! its upstream tables, returning the partition's rows.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::compute::concat_batches;
@@ -11,10 +10,9 @@ use strata_core::model::RustCompute;
 use super::checks::Materialized;
 use super::inputs::Input;
 use super::output::{self, PARTITION_KEY};
-use super::sql::{ipc_bytes, session_with_inputs};
+use super::sql::session_with_inputs;
 use super::{StepContext, StepError};
 use crate::extensions::RustContext;
-use crate::versions::content_data_version;
 
 pub(crate) async fn materialize(
     ctx: &StepContext<'_>,
@@ -63,22 +61,7 @@ pub(crate) async fn materialize(
     if let Ok(column) = schema.index_of(PARTITION_KEY) {
         batch.remove_column(column);
     }
-    let schema = batch.schema();
-    let version = output::data_version(ctx, inputs, None, || {
-        ipc_bytes(&schema, std::slice::from_ref(&batch))
-            .map(|bytes| content_data_version(&[&bytes]))
-            .unwrap_or_default()
-    });
-    let stream = output::memory_stream(schema, vec![batch])?;
-    let committed = output::commit(
-        ctx,
-        partition,
-        output::consumed(inputs),
-        version,
-        BTreeMap::new(),
-        stream,
-    )
-    .await?;
+    let committed = output::commit_batch(ctx, partition, output::consumed(inputs), batch).await?;
     Ok(Materialized {
         committed: vec![committed],
         events: Vec::new(),

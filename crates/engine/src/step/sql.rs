@@ -19,7 +19,6 @@ use super::inputs::{Input, InputData};
 use super::output::{self, PARTITION_KEY};
 use super::{PartitionRef, StepContext, StepError};
 use crate::sql_session::{read_only, register_asset, session};
-use crate::versions::{content_data_version, provenance_data_version};
 
 pub(crate) async fn materialize(
     ctx: &StepContext<'_>,
@@ -33,34 +32,20 @@ pub(crate) async fn materialize(
     }
     let partition = ctx.partitions.first();
     let frame = without_partition_key(frame)?;
-    let metadata = BTreeMap::new();
-    if inputs.is_empty() {
-        // No inputs: the data version is a hash of the content, so compute it first.
+    let committed = if inputs.is_empty() {
+        // No inputs: the data version is a hash of the content, so hold the rows first.
         let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
         let batch = collect_one(frame, &schema).await?;
-        let version = content_data_version(&[&ipc_bytes(&schema, std::slice::from_ref(&batch))?]);
-        let stream = output::memory_stream(schema, vec![batch])?;
-        let committed =
-            output::commit(ctx, partition, Vec::new(), version, metadata, stream).await?;
-        return Ok(Materialized {
-            committed: vec![committed],
-            events: Vec::new(),
-        });
-    }
-    let version = output::data_version(ctx, inputs, None, String::new);
-    let stream = frame
-        .execute_stream()
-        .await
-        .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
-    let committed = output::commit(
-        ctx,
-        partition,
-        output::consumed(inputs),
-        version,
-        metadata,
-        stream,
-    )
-    .await?;
+        output::commit_batch(ctx, partition, Vec::new(), batch).await?
+    } else {
+        let consumed = output::consumed(inputs);
+        let version = output::data_version(ctx, &consumed, None, || Ok(String::new()))?;
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
+        output::commit(ctx, partition, consumed, version, BTreeMap::new(), stream).await?
+    };
     Ok(Materialized {
         committed: vec![committed],
         events: Vec::new(),
@@ -92,23 +77,7 @@ async fn materialize_range(
             .iter()
             .map(|input| input.per_partition[position].clone())
             .collect();
-        let version = if inputs.is_empty() {
-            content_data_version(&[&ipc_bytes(&part.schema(), std::slice::from_ref(&part))?])
-        } else {
-            provenance_data_version(&ctx.code_version, &consumed)
-        };
-        let stream = output::memory_stream(part.schema(), vec![part])?;
-        committed.push(
-            output::commit(
-                ctx,
-                Some(partition),
-                consumed,
-                version,
-                BTreeMap::new(),
-                stream,
-            )
-            .await?,
-        );
+        committed.push(output::commit_batch(ctx, Some(partition), consumed, part).await?);
     }
     Ok(Materialized {
         committed,
@@ -117,10 +86,7 @@ async fn materialize_range(
 }
 
 /// Runs the query to one batch (a canonical form for hashing and splitting).
-pub(crate) async fn collect_one(
-    frame: DataFrame,
-    schema: &Arc<Schema>,
-) -> Result<RecordBatch, StepError> {
+async fn collect_one(frame: DataFrame, schema: &Arc<Schema>) -> Result<RecordBatch, StepError> {
     let batches = frame
         .collect()
         .await
@@ -241,7 +207,7 @@ fn parameters(partitions: &[PartitionRef]) -> Vec<(&'static str, ScalarValue)> {
 
 /// The frame without a `partition_key` output column (the partition is stored as the
 /// partition itself; readers get the column back from the IO manager).
-pub(crate) fn without_partition_key(frame: DataFrame) -> Result<DataFrame, StepError> {
+fn without_partition_key(frame: DataFrame) -> Result<DataFrame, StepError> {
     if frame
         .schema()
         .has_column_with_unqualified_name(PARTITION_KEY)
@@ -252,24 +218,4 @@ pub(crate) fn without_partition_key(frame: DataFrame) -> Result<DataFrame, StepE
     } else {
         Ok(frame)
     }
-}
-
-/// The batches in Arrow IPC stream form: a canonical byte form for content hashing.
-pub(crate) fn ipc_bytes(
-    schema: &Arc<Schema>,
-    batches: &[RecordBatch],
-) -> Result<Vec<u8>, StepError> {
-    let mut bytes = Vec::new();
-    let mut writer = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut bytes, schema)
-        .map_err(|e| StepError::retryable(e.to_string()))?;
-    for batch in batches {
-        writer
-            .write(batch)
-            .map_err(|e| StepError::retryable(e.to_string()))?;
-    }
-    writer
-        .finish()
-        .map_err(|e| StepError::retryable(e.to_string()))?;
-    drop(writer);
-    Ok(bytes)
 }

@@ -19,7 +19,7 @@ use strata_storage::event::{BackfillStatus, Event};
 use strata_storage::records::{BackfillRecord, RunStatus};
 use tokio::sync::mpsc;
 
-use super::materialize::{self, describe_partitions, keyspaces, print_plan, summarize};
+use super::materialize::{self, describe_partitions, keyspaces, labels, print_plan, summarize};
 use super::runs::time;
 use crate::cli::{BackfillsAction, BackfillsArgs, MaterializeArgs};
 use crate::commands::{print_json, select};
@@ -56,10 +56,7 @@ pub(crate) fn create(
                 &backfill_targets(&repository, targets.clone()),
                 &keyspaces,
             );
-            let labels: Vec<String> = steps
-                .iter()
-                .map(|s| s.label(keyspaces.get(&s.asset)))
-                .collect();
+            let labels = labels(&steps, &keyspaces);
             let description = format!("backfill {}{partitions}", args.selection);
             return print_plan(&steps, &labels, &description, args.output.json);
         }
@@ -285,13 +282,10 @@ impl Job<'_> {
             self.keyspaces,
         );
         if steps.is_empty() {
-            self.finish(BackfillStatus::Completed).await?;
-            return self.report(None, &[], done_before, 0);
+            let status = self.finish(Some(BackfillStatus::Completed)).await?;
+            return self.report(status, None, &[], done_before, 0);
         }
-        let labels: Vec<String> = steps
-            .iter()
-            .map(|s| s.label(self.keyspaces.get(&s.asset)))
-            .collect();
+        let labels = labels(&steps, self.keyspaces);
         let sizes: Vec<u64> = steps
             .iter()
             .map(|s| s.partitions.as_ref().map_or(1, |p| p.count()))
@@ -351,25 +345,30 @@ impl Job<'_> {
         )
         .await?;
         let (completed, failed) = progress.await.map_err(CliError::internal)?;
-        match report.status {
-            RunStatus::Succeeded => self.finish(BackfillStatus::Completed).await?,
-            RunStatus::Failed => self.finish(BackfillStatus::Failed).await?,
-            _ => {}
-        }
+        let ended = match report.status {
+            RunStatus::Succeeded => Some(BackfillStatus::Completed),
+            RunStatus::Failed => Some(BackfillStatus::Failed),
+            _ => None,
+        };
+        let status = self.finish(ended).await?;
         if !self.as_json {
             summarize(&report, &labels, false)?;
         }
-        self.report(Some(&report), &labels, completed, failed)
+        self.report(status, Some(&report), &labels, completed, failed)
     }
 
-    /// Records how the backfill ended, unless it already ended (canceled meanwhile).
-    async fn finish(&self, status: BackfillStatus) -> Result<(), CliError> {
+    /// Records how the backfill ended (`None`: it did not, it was interrupted here), unless it
+    /// already ended (canceled meanwhile). Returns its status now.
+    async fn finish(&self, ended: Option<BackfillStatus>) -> Result<BackfillStatus, CliError> {
         let storage = &self.instance.storage;
         let current = storage
             .backfill(self.backfill_id)
             .await
-            .map_err(CliError::internal)?;
-        if current.is_some_and(|b| b.status == BackfillStatus::Requested) {
+            .map_err(CliError::internal)?
+            .map_or(BackfillStatus::Requested, |b| b.status);
+        if current == BackfillStatus::Requested
+            && let Some(status) = ended
+        {
             storage
                 .append(
                     (self.clock)(),
@@ -380,38 +379,40 @@ impl Job<'_> {
                 )
                 .await
                 .map_err(CliError::internal)?;
+            return Ok(status);
         }
-        Ok(())
+        Ok(current)
     }
 
     fn report(
         &self,
+        status: BackfillStatus,
         run: Option<&strata_engine::executor::RunReport>,
         labels: &[String],
         completed: u64,
         failed: u64,
     ) -> Result<Outcome, CliError> {
         let id = self.backfill_id;
-        let interrupted = run.is_some_and(|r| r.status == RunStatus::Canceled);
         let ok = run.is_none_or(|r| r.status == RunStatus::Succeeded);
         if self.as_json {
             print_json(&json!({
                 "backfill_id": id,
+                "status": status.as_str(),
                 "requested": self.requested,
                 "completed": completed,
                 "failed": failed,
                 "run": run.map(|r| materialize::report_json(r, labels)),
             }))?;
-        } else if interrupted {
+        } else if status == BackfillStatus::Requested {
             println!(
-                "backfill {id} stopped: {completed} of {} partitions committed; \
-                 `strata backfills resume {id}` continues it unless it was canceled",
+                "backfill {id} interrupted: {completed} of {} partitions committed; \
+                 `strata backfills resume {id}` continues it",
                 self.requested
             );
         } else {
             println!(
                 "backfill {id} {}: {completed} of {} partitions committed, {failed} failed",
-                if ok { "completed" } else { "failed" },
+                status.as_str(),
                 self.requested
             );
         }

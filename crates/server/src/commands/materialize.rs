@@ -45,10 +45,7 @@ pub(crate) fn run(
         let keyspaces = keyspaces(&repository, &dynamic, now_secs);
         let targets = targets(&repository, &instance, &keys, &args.partitions, &keyspaces).await?;
         let steps = plan_steps(&repository, &targets, &keyspaces);
-        let labels: Vec<String> = steps
-            .iter()
-            .map(|s| s.label(keyspaces.get(&s.asset)))
-            .collect();
+        let labels = labels(&steps, &keyspaces);
         let description = describe_request(&args.selection, &args.partitions);
         if args.dry_run {
             return print_plan(&steps, &labels, &description, args.output.json);
@@ -91,6 +88,17 @@ pub(crate) fn keyspaces<'a>(
             let def = asset.partitions_definition()?;
             Some((asset.key.clone(), def.keyspace(now_secs, dynamic)))
         })
+        .collect()
+}
+
+/// Each step's label for progress and summaries (`flights/daily_delays 2013-01-05`).
+pub(crate) fn labels(
+    steps: &[PlannedStep],
+    keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+) -> Vec<String> {
+    steps
+        .iter()
+        .map(|s| s.label(keyspaces.get(&s.asset)))
         .collect()
 }
 
