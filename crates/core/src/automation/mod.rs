@@ -19,7 +19,10 @@ use crate::cron::CronSchedule;
 use crate::duration::format_duration;
 use crate::selection::Selection;
 
+pub mod evaluate;
 pub mod parser;
+#[cfg(test)]
+mod scenarios;
 
 pub use parser::{ConditionError, parse_condition};
 

@@ -17,6 +17,13 @@ pub enum PartitionSubset {
     Bits(BitSet),
 }
 
+impl Default for PartitionSubset {
+    /// The empty set.
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 /// A growable bitset of indices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BitSet {
