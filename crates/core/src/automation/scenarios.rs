@@ -421,25 +421,52 @@ fn run_scenario(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn every_scenario_requests_what_its_reference_requested() {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
-        .expect("tests/automation/scenarios")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    assert!(
-        paths.len() >= 10,
-        "expected the scenario files, found {}",
-        paths.len()
-    );
-    let failures: Vec<String> = paths.iter().filter_map(|p| run_scenario(p).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed:\n{}",
-        failures.len(),
-        paths.len(),
-        failures.join("\n")
-    );
+/// One test per scenario file, named by what it proves.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let path = scenario_dir().join(concat!(stringify!($name), ".json"));
+                if let Err(e) = run_scenario(&path) {
+                    panic!("{e}");
+                }
+            }
+        )*
+
+        #[test]
+        fn every_scenario_file_has_a_test() {
+            let listed: BTreeSet<&str> = [$(stringify!($name)),*].into_iter().collect();
+            let files: BTreeSet<String> = std::fs::read_dir(scenario_dir())
+                .expect("tests/automation/scenarios")
+                .filter_map(|e| {
+                    let path = e.expect("entry").path();
+                    let name = path.file_stem()?.to_str()?.to_string();
+                    path.extension().is_some_and(|x| x == "json").then_some(name)
+                })
+                .collect();
+            let files: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+            assert_eq!(files, listed, "list every scenario file in scenarios!()");
+        }
+    };
 }
+
+scenarios!(
+    blocking_check_failure_holds_eager_downstream,
+    code_version_changed_requests_the_redeployed_asset,
+    eager_does_not_retry_a_failed_partition,
+    eager_hourly_crosses_midnight,
+    eager_ignore_leaves_out_a_dependency,
+    eager_requests_a_new_daily_partition_once,
+    eager_requests_each_downstream_once_per_upstream_update,
+    eager_rolling_seven_day_window,
+    eager_swallows_an_upstream_update_between_request_and_run,
+    eager_update_and_own_update_in_one_interval_cancel,
+    eager_waits_for_missing_then_running_dependency,
+    on_cron_counts_updates_after_the_tick_in_the_same_interval,
+    on_cron_waits_for_every_dependency_since_the_tick,
+    on_missing_requests_each_new_daily_partition_once,
+    refresh_stale_recomputes_partitions_whose_upstream_changed,
+    refresh_stale_recomputes_the_lookback_after_a_code_change,
+    static_partitions_missing_from_the_start_are_never_requested,
+);
