@@ -25,6 +25,7 @@ pub mod automation;
 pub mod cron;
 pub mod declare;
 pub mod duration;
+pub mod freshness;
 pub mod graph;
 pub mod key;
 pub mod model;
