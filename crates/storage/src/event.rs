@@ -208,6 +208,17 @@ pub enum Event {
         /// The keys.
         keys: Vec<String>,
     },
+    /// An asset's freshness changed state (`fresh`, `warn`, `fail`, `unknown`).
+    FreshnessChanged {
+        /// The asset.
+        asset: AssetKey,
+        /// The new state.
+        state: String,
+        /// The state before.
+        previous: String,
+        /// Why, in one sentence.
+        reason: String,
+    },
     /// The garbage collector deleted superseded or orphaned files.
     FilesDeleted {
         /// The IO manager holding them.
@@ -496,6 +507,7 @@ impl Event {
             Self::DynamicPartitionsAdded { .. } => "dynamic_partitions_added",
             Self::DynamicPartitionsRemoved { .. } => "dynamic_partitions_removed",
             Self::FilesDeleted { .. } => "files_deleted",
+            Self::FreshnessChanged { .. } => "freshness_changed",
         }
     }
 
@@ -523,7 +535,8 @@ impl Event {
             | Self::BackfillFinished { .. }
             | Self::DynamicPartitionsAdded { .. }
             | Self::DynamicPartitionsRemoved { .. }
-            | Self::FilesDeleted { .. } => None,
+            | Self::FilesDeleted { .. }
+            | Self::FreshnessChanged { .. } => None,
         }
     }
 
@@ -553,6 +566,7 @@ impl Event {
             Self::Materialization(m) => Some((&m.asset, m.partition.as_deref())),
             Self::Observation(o) => Some((&o.asset, o.partition.as_deref())),
             Self::CheckEvaluation(c) => Some((&c.asset, c.partition.as_deref())),
+            Self::FreshnessChanged { asset, .. } => Some((asset, None)),
             _ => None,
         }
     }

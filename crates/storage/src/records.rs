@@ -267,3 +267,90 @@ pub struct CheckResult {
     /// Whether a failure blocks downstream partitions.
     pub blocking: bool,
 }
+
+/// One automation tick to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTick {
+    /// The tick's "now".
+    pub now: Millis,
+    /// When evaluation started (wall clock).
+    pub started_at: Millis,
+    /// How long evaluating and storing took.
+    pub duration_ms: i64,
+    /// The last event id the tick read: the next tick reads after it.
+    pub cursor: EventId,
+    /// Assets evaluated.
+    pub evaluated: u64,
+    /// Assets skipped as unchanged.
+    pub skipped: u64,
+    /// What was requested (JSON: `[{"asset", "partitions"}]`).
+    pub requested: String,
+    /// The runs it asked for (JSON), launched or queued.
+    pub runs: String,
+    /// Whether the tick launches its runs (false for `--no-launch`).
+    pub launched: bool,
+    /// Each evaluated asset's explanation (JSON).
+    pub evaluations: Vec<(AssetKey, String)>,
+    /// The evaluation state the next tick starts from (JSON).
+    pub state: String,
+}
+
+/// A stored automation tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TickRecord {
+    /// Its number, from 1.
+    pub tick: i64,
+    /// The tick's "now".
+    pub now: Millis,
+    /// When evaluation started (wall clock).
+    pub started_at: Millis,
+    /// How long evaluating and storing took.
+    pub duration_ms: i64,
+    /// The last event id it read.
+    pub cursor: EventId,
+    /// Assets evaluated.
+    pub evaluated: u64,
+    /// Assets skipped as unchanged.
+    pub skipped: u64,
+    /// What was requested (JSON).
+    pub requested: String,
+    /// The runs it asked for (JSON).
+    pub runs: String,
+    /// Whether it launched them.
+    pub launched: bool,
+}
+
+/// The state the last tick left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutomationStateRecord {
+    /// The tick that stored it.
+    pub tick: i64,
+    /// The last event id it read.
+    pub cursor: EventId,
+    /// The evaluation state (JSON).
+    pub state: String,
+}
+
+/// One asset's explanation at a tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvaluationRecord {
+    /// The tick that evaluated it.
+    pub tick: i64,
+    /// That tick's "now".
+    pub now: Millis,
+    /// The explanation (JSON).
+    pub explanation: String,
+}
+
+/// An asset's current freshness state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FreshnessRecord {
+    /// The asset.
+    pub asset: AssetKey,
+    /// `fresh`, `warn`, `fail` or `unknown`.
+    pub state: String,
+    /// Since when.
+    pub since: Millis,
+    /// Why.
+    pub reason: String,
+}

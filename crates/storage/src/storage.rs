@@ -7,8 +7,9 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
 use crate::records::{
-    BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
-    RunFilter, RunRecord, StepRecord,
+    AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization,
+    EvaluationRecord, FreshnessRecord, Lease, NewTick, ObservationRecord, RunFilter, RunRecord,
+    StepRecord, TickRecord,
 };
 use crate::status::PartitionStatus;
 
@@ -143,4 +144,25 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Gives up the lease `name` if `holder` holds it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StorageError>;
+
+    /// Stores an automation tick — its record, each evaluated asset's explanation, and the
+    /// state and cursor the next tick starts from — in one transaction. Returns its number.
+    async fn record_tick(&self, tick: NewTick) -> Result<i64, StorageError>;
+
+    /// The state and cursor the last stored tick left, if any tick ran.
+    async fn automation_state(&self) -> Result<Option<AutomationStateRecord>, StorageError>;
+
+    /// The latest `limit` ticks, newest first.
+    async fn ticks(&self, limit: u32) -> Result<Vec<TickRecord>, StorageError>;
+
+    /// The asset's explanation from the latest tick that evaluated it, at or before `tick`
+    /// (the latest when `None`): an asset skipped as unchanged keeps its previous one.
+    async fn evaluation(
+        &self,
+        asset: &AssetKey,
+        tick: Option<i64>,
+    ) -> Result<Option<EvaluationRecord>, StorageError>;
+
+    /// Every asset's current freshness state (from `FreshnessChanged` events).
+    async fn freshness_states(&self) -> Result<Vec<FreshnessRecord>, StorageError>;
 }

@@ -372,6 +372,20 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
                 delete.execute(params![name, key]).map_err(backend)?;
             }
         }
+        Event::FreshnessChanged {
+            asset,
+            state,
+            reason,
+            ..
+        } => {
+            exec(
+                tx,
+                "INSERT INTO freshness (asset, state, since, reason) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (asset) DO UPDATE SET state = excluded.state, since = excluded.since,
+                 reason = excluded.reason",
+                params![asset.to_string(), state, at, reason],
+            )?;
+        }
         Event::FilesDeleted { io_manager, paths } => {
             let mut delete = tx
                 .prepare_cached(

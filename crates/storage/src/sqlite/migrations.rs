@@ -138,6 +138,40 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE backfills ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
     "#,
+    // 3: automation ticks, each evaluated asset's explanation, the daemon's state and cursor,
+    // and each asset's current freshness state.
+    r#"
+    CREATE TABLE automation_ticks (
+        tick        INTEGER PRIMARY KEY AUTOINCREMENT,
+        now         INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        cursor      INTEGER NOT NULL,
+        evaluated   INTEGER NOT NULL,
+        skipped     INTEGER NOT NULL,
+        requested   TEXT    NOT NULL,
+        runs        TEXT    NOT NULL,
+        launched    INTEGER NOT NULL
+    );
+    CREATE TABLE automation_evaluations (
+        asset       TEXT    NOT NULL,
+        tick        INTEGER NOT NULL,
+        explanation TEXT    NOT NULL,
+        PRIMARY KEY (asset, tick)
+    ) WITHOUT ROWID;
+    CREATE TABLE automation_state (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        tick   INTEGER NOT NULL,
+        cursor INTEGER NOT NULL,
+        state  TEXT    NOT NULL
+    );
+    CREATE TABLE freshness (
+        asset  TEXT PRIMARY KEY,
+        state  TEXT    NOT NULL,
+        since  INTEGER NOT NULL,
+        reason TEXT    NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to date.

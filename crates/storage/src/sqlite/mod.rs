@@ -12,6 +12,7 @@
 //! the database.
 
 mod apply;
+mod automation;
 mod migrations;
 mod queries;
 
@@ -26,8 +27,9 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
 use crate::records::{
-    BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization, Lease, ObservationRecord,
-    RunFilter, RunRecord, StepRecord,
+    AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization,
+    EvaluationRecord, FreshnessRecord, Lease, NewTick, ObservationRecord, RunFilter, RunRecord,
+    StepRecord, TickRecord,
 };
 use crate::status::PartitionStatus;
 use crate::storage::Storage;
@@ -53,7 +55,7 @@ impl std::fmt::Debug for SqliteStorage {
 }
 
 /// SQLite's errors are ours to explain, never the caller's: they become `Backend`.
-fn backend(error: rusqlite::Error) -> StorageError {
+pub(crate) fn backend(error: rusqlite::Error) -> StorageError {
     StorageError::Backend(error.to_string())
 }
 
@@ -350,5 +352,32 @@ impl Storage for SqliteStorage {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.write(move |conn| queries::release_lease(conn, &name, &holder))
             .await
+    }
+
+    async fn record_tick(&self, tick: NewTick) -> Result<i64, StorageError> {
+        self.write(move |conn| automation::record_tick(conn, &tick))
+            .await
+    }
+
+    async fn automation_state(&self) -> Result<Option<AutomationStateRecord>, StorageError> {
+        self.read(automation::automation_state).await
+    }
+
+    async fn ticks(&self, limit: u32) -> Result<Vec<TickRecord>, StorageError> {
+        self.read(move |conn| automation::ticks(conn, limit)).await
+    }
+
+    async fn evaluation(
+        &self,
+        asset: &AssetKey,
+        tick: Option<i64>,
+    ) -> Result<Option<EvaluationRecord>, StorageError> {
+        let asset = asset.clone();
+        self.read(move |conn| automation::evaluation(conn, &asset, tick))
+            .await
+    }
+
+    async fn freshness_states(&self) -> Result<Vec<FreshnessRecord>, StorageError> {
+        self.read(automation::freshness_states).await
     }
 }

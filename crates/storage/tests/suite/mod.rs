@@ -39,6 +39,8 @@ macro_rules! storage_suite {
             concurrent_appends_all_land_once,
             cancellation_is_a_flag_executors_poll,
             skips_observations_and_check_results_read_back,
+            a_tick_stores_its_state_and_explanations_together,
+            freshness_changes_keep_the_current_state,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -209,6 +211,12 @@ pub(crate) async fn ids_grow_and_every_event_kind_reads_back(storage: &dyn Stora
         Event::FilesDeleted {
             io_manager: "default".into(),
             paths: vec![],
+        },
+        Event::FreshnessChanged {
+            asset: key("raw/flights"),
+            state: "fail".into(),
+            previous: "fresh".into(),
+            reason: "late".into(),
         },
     ];
     let first = storage.append(1_000, events[..5].to_vec()).await.unwrap();
@@ -1134,4 +1142,92 @@ pub(crate) async fn skips_observations_and_check_results_read_back(storage: &dyn
         .await
         .unwrap();
     assert_eq!((once.materialized.count(), once.missing().count()), (1, 0));
+}
+
+pub(crate) async fn a_tick_stores_its_state_and_explanations_together(storage: &dyn Storage) {
+    use strata_storage::records::NewTick;
+    assert_eq!(storage.automation_state().await.unwrap(), None);
+    let tick = |now: i64, cursor: i64, evaluations: Vec<(AssetKey, String)>| NewTick {
+        now,
+        started_at: now,
+        duration_ms: 3,
+        cursor,
+        evaluated: evaluations.len() as u64,
+        skipped: 0,
+        requested: "[]".into(),
+        runs: "[]".into(),
+        launched: true,
+        evaluations,
+        state: format!("{{\"at\": {now}}}"),
+    };
+    let first = storage
+        .record_tick(tick(
+            1_000,
+            7,
+            vec![(key("a/x"), "x1".into()), (key("a/y"), "y1".into())],
+        ))
+        .await
+        .unwrap();
+    let second = storage
+        .record_tick(tick(2_000, 9, vec![(key("a/x"), "x2".into())]))
+        .await
+        .unwrap();
+    assert!(second > first);
+    let state = storage.automation_state().await.unwrap().unwrap();
+    assert_eq!(
+        (state.tick, state.cursor, state.state.as_str()),
+        (second, 9, "{\"at\": 2000}")
+    );
+
+    // An asset not evaluated at a tick keeps the explanation of the tick that last did.
+    let y = storage
+        .evaluation(&key("a/y"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (y.tick, y.now, y.explanation.as_str()),
+        (first, 1_000, "y1")
+    );
+    let x = storage
+        .evaluation(&key("a/x"), Some(first))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.explanation, "x1");
+    let x = storage
+        .evaluation(&key("a/x"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.explanation, "x2");
+    assert_eq!(storage.evaluation(&key("a/z"), None).await.unwrap(), None);
+
+    let ticks = storage.ticks(10).await.unwrap();
+    assert_eq!(
+        ticks.iter().map(|t| t.tick).collect::<Vec<_>>(),
+        [second, first]
+    );
+    assert_eq!(ticks[0].evaluated, 1);
+}
+
+pub(crate) async fn freshness_changes_keep_the_current_state(storage: &dyn Storage) {
+    let change = |state: &str, previous: &str| Event::FreshnessChanged {
+        asset: key("a/x"),
+        state: state.into(),
+        previous: previous.into(),
+        reason: format!("now {state}"),
+    };
+    storage
+        .append(1_000, vec![change("warn", "fresh")])
+        .await
+        .unwrap();
+    storage
+        .append(5_000, vec![change("fail", "warn")])
+        .await
+        .unwrap();
+    let states = storage.freshness_states().await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!((states[0].state.as_str(), states[0].since), ("fail", 5_000));
+    assert_eq!(states[0].reason, "now fail");
 }
