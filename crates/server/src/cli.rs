@@ -66,6 +66,91 @@ pub(crate) enum Command {
     /// materialization, and orphans of writes that crashed before committing — each only once
     /// older than the grace period.
     Gc(GcArgs),
+    /// Declarative automation: run a tick now (`tick`), explain a decision (`why`), list ticks.
+    ///
+    /// Each asset's `automation` condition is evaluated over its partitions; what is requested
+    /// runs through the executor. `STRATA_NOW` or `--now` fixes "now" for replays.
+    Automation(AutomationArgs),
+    /// Freshness of every asset with a policy: state (fresh, warn, fail, unknown), data time,
+    /// lag, how overdue, and which partitions are late.
+    Freshness(FreshnessArgs),
+    /// Record a materialization that happened outside Strata (an external pipeline wrote the
+    /// data): status, freshness and automation treat it like any other.
+    Report(ReportArgs),
+    /// Run the automation daemon in the foreground: a tick every `[daemon] tick_interval`,
+    /// launching the runs it requests, until Ctrl-C.
+    Daemon,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AutomationArgs {
+    #[command(subcommand)]
+    pub(crate) action: AutomationAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AutomationAction {
+    /// Evaluate every condition now: store the tick, launch what it requests and wait for it.
+    Tick {
+        /// Evaluate as of this RFC 3339 time instead of now (also stamps what it records).
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+        /// Store nothing and launch nothing: what a tick would request now.
+        #[arg(long, conflicts_with = "no_launch")]
+        dry_run: bool,
+        /// Store the tick (its requests count as requested) but launch nothing.
+        #[arg(long)]
+        no_launch: bool,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Why an asset was (or was not) requested: its condition as a tree, each clause true or
+    /// false, since when.
+    Why {
+        /// The asset, e.g. `flights/daily_delays`.
+        asset: String,
+        /// Explain this partition only.
+        #[arg(long, value_name = "KEY")]
+        partition: Option<String>,
+        /// At this tick [default: the latest that evaluated the asset].
+        #[arg(long, value_name = "N")]
+        tick: Option<i64>,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Recent ticks: when, how long, how many assets evaluated and skipped, what was requested.
+    Ticks {
+        /// How many ticks to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FreshnessArgs {
+    /// Asset selection; default: every asset with a freshness policy.
+    pub(crate) selection: Option<String>,
+    /// Evaluate as of this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) now: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The asset, e.g. `raw/flights`.
+    pub(crate) asset: String,
+    /// A partition that was written (repeat for several); required for partitioned assets.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) partition: Vec<String>,
+    /// The data version of what was written [default: a new unique version].
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) data_version: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One module per subcommand; each takes typed arguments and a loaded repository.
 
 mod assets;
+mod automation;
 mod backfill;
 mod check;
 mod gc;
@@ -8,6 +9,7 @@ mod lineage;
 mod materialize;
 mod partitions;
 mod query;
+mod report;
 mod runs;
 mod status;
 
@@ -53,6 +55,10 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Runs(args) => runs::run(&repository, &cli.repo, &args),
         Command::Query(args) => query::run(&repository, &cli.repo, &args),
         Command::Status(args) => status::run(&repository, &cli.repo, &args),
+        Command::Automation(args) => automation::run(*repository, &cli.repo, args.action),
+        Command::Freshness(args) => automation::freshness(&repository, &cli.repo, &args),
+        Command::Report(args) => report::run(&repository, &cli.repo, &args),
+        Command::Daemon => automation::daemon(*repository, &cli.repo),
     }
 }
 

@@ -1,0 +1,93 @@
+//! The daemon: ticks on the real clock, one per storage, supervised.
+//!
+//! It holds the storage lease `automation` (renewed every tick, 3 intervals to live), so a
+//! second daemon — or `strata automation tick` — on the same storage waits or refuses instead
+//! of double-requesting. A tick that fails is logged and retried at the next interval; the
+//! stored state only moves when a tick completes, so nothing is missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_core::model::Repository;
+
+use super::AutomationError;
+use super::tick::{TickMode, run_tick};
+use crate::executor::{Clock, Executor, cancel_pair};
+use crate::instance::Instance;
+
+/// The lease one ticking process holds.
+pub const LEASE: &str = "automation";
+
+/// A process-unique lease holder: `pid@host`-like, with the pid first so a dead holder on this
+/// host can be recognized.
+pub fn holder() -> String {
+    format!("{}:{}", std::process::id(), uuid::Uuid::now_v7().simple())
+}
+
+/// Takes the automation lease for `ttl`, or says who holds it.
+pub async fn take_lease(
+    instance: &Instance,
+    holder: &str,
+    now_ms: i64,
+    ttl: Duration,
+) -> Result<(), AutomationError> {
+    let lease = instance
+        .storage
+        .acquire_lease(LEASE, holder, now_ms, ttl.as_millis() as i64)
+        .await?;
+    if lease.holder == holder {
+        Ok(())
+    } else {
+        Err(AutomationError::Busy(format!(
+            "another process ticks this storage (lease `{LEASE}` held by {} until {}); stop it or wait",
+            lease.holder,
+            chrono::DateTime::from_timestamp_millis(lease.expires_at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default()
+        )))
+    }
+}
+
+/// Ticks every `[daemon] tick_interval` until `stop` resolves, launching each tick's runs in
+/// the background. `on_tick` sees every outcome (for logs).
+pub async fn run(
+    instance: Instance,
+    repository: Arc<Repository>,
+    clock: Clock,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    on_tick: impl Fn(Result<&super::TickOutcome, &AutomationError>) + Send,
+) -> Result<(), AutomationError> {
+    let interval = repository.project().daemon.tick_interval;
+    let holder = holder();
+    let executor = Executor::new(
+        instance.clone(),
+        Arc::clone(&repository),
+        Arc::clone(&clock),
+    );
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        let now = clock();
+        take_lease(&instance, &holder, now, interval * 3).await?;
+        let result = run_tick(&instance, &repository, now, TickMode::Launch).await;
+        on_tick(result.as_ref());
+        if let Ok(outcome) = result {
+            for run in outcome.runs {
+                let executor = executor.clone();
+                running.spawn(async move {
+                    if executor.queue(&run.request).await.is_ok() {
+                        let (cancel, _) = cancel_pair();
+                        let _ = executor.execute(run.request, cancel, None).await;
+                    }
+                });
+            }
+        }
+        while running.try_join_next().is_some() {}
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    let _ = instance.storage.release_lease(LEASE, &holder).await;
+    while running.join_next().await.is_some() {}
+    Ok(())
+}

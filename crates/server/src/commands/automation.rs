@@ -1,0 +1,660 @@
+//! `strata automation tick|why|ticks`, `strata freshness` and `strata daemon`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use strata_core::automation::evaluate::{Explanation, Subset};
+use strata_core::key::AssetKey;
+use strata_core::model::Repository;
+use strata_core::partitions::Keyspace;
+use strata_engine::automation::daemon::{self, LEASE};
+use strata_engine::automation::freshness::{AssetFreshness, evaluate_all};
+use strata_engine::automation::{TickMode, TickOutcome, run_tick};
+use strata_engine::executor::{Clock, Executor};
+use strata_engine::instance::Instance;
+
+use crate::cli::{AutomationAction, FreshnessArgs};
+use crate::commands::materialize::{execute, keyspaces, labels};
+use crate::commands::runs::time;
+use crate::commands::{find_asset, print_json, select};
+use crate::{CliError, Outcome, clock};
+
+pub(crate) fn run(
+    repository: Repository,
+    root: &Path,
+    action: AutomationAction,
+) -> Result<Outcome, CliError> {
+    match action {
+        AutomationAction::Tick {
+            now,
+            dry_run,
+            no_launch,
+            output,
+        } => {
+            let mode = if dry_run {
+                TickMode::DryRun
+            } else if no_launch {
+                TickMode::NoLaunch
+            } else {
+                TickMode::Launch
+            };
+            tick(repository, root, now.as_deref(), mode, output.json)
+        }
+        AutomationAction::Why {
+            asset,
+            partition,
+            tick,
+            output,
+        } => why(
+            &repository,
+            root,
+            &asset,
+            partition.as_deref(),
+            tick,
+            output.json,
+        ),
+        AutomationAction::Ticks { limit, output } => ticks(&repository, root, limit, output.json),
+    }
+}
+
+/// The clock a command records events with: fixed at `--now` when given, else `STRATA_NOW` or
+/// the wall clock.
+fn command_clock(now_flag: Option<&str>) -> Result<Clock, CliError> {
+    match now_flag {
+        Some(_) => {
+            let fixed = clock::now(now_flag)?.timestamp_millis();
+            Ok(Arc::new(move || fixed))
+        }
+        None => clock::event_clock(),
+    }
+}
+
+fn tick(
+    repository: Repository,
+    root: &Path,
+    now_flag: Option<&str>,
+    mode: TickMode,
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let now_ms = clock::now(now_flag)?.timestamp_millis();
+    let instance = crate::open_instance(root, repository.project())?;
+    let repository = Arc::new(repository);
+    let clock = command_clock(now_flag)?;
+    crate::runtime()?.block_on(async {
+        let holder = daemon::holder();
+        if mode != TickMode::DryRun {
+            daemon::take_lease(
+                &instance,
+                &holder,
+                now_ms,
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .map_err(CliError::internal)?;
+        }
+        let outcome = run_tick(&instance, &repository, now_ms, mode).await;
+        if mode != TickMode::DryRun {
+            let _ = instance.storage.release_lease(LEASE, &holder).await;
+        }
+        let outcome = outcome.map_err(CliError::internal)?;
+        if !as_json {
+            print_tick(&outcome);
+        }
+        let mut failed = false;
+        let mut runs = Vec::new();
+        if !outcome.runs.is_empty() {
+            let executor = Executor::new(
+                instance.clone(),
+                Arc::clone(&repository),
+                Arc::clone(&clock),
+            );
+            let dynamic = instance
+                .storage
+                .dynamic_partitions()
+                .await
+                .map_err(CliError::internal)?;
+            let keyspaces = keyspaces(&repository, &dynamic, now_ms.div_euclid(1000));
+            for run in &outcome.runs {
+                let labels = labels(&run.request.steps, &keyspaces);
+                let report = execute(
+                    &executor,
+                    run.request.clone(),
+                    &labels,
+                    Arc::clone(&clock),
+                    as_json,
+                    None,
+                )
+                .await?;
+                failed |= report.failed() > 0;
+                runs.push(json!({
+                    "run_id": report.run_id,
+                    "status": report.status.as_str(),
+                    "description": run.request.description,
+                    "steps": run.request.steps.len(),
+                    "failed": report.failed(),
+                }));
+                if !as_json {
+                    println!(
+                        "run {} {}: {}",
+                        report.run_id,
+                        report.status.as_str(),
+                        run.request.description
+                    );
+                }
+            }
+        }
+        if as_json {
+            print_json(&tick_json(&outcome, runs))?;
+        }
+        Ok(if failed { Outcome::Failed } else { Outcome::Ok })
+    })
+}
+
+fn tick_json(outcome: &TickOutcome, runs: Vec<Value>) -> Value {
+    json!({
+        "tick": outcome.tick,
+        "now": time(outcome.now_ms),
+        "requested": outcome.requested,
+        "duration_ms": outcome.duration_ms,
+        "evaluated": outcome.evaluated,
+        "skipped": outcome.skipped,
+        "runs": runs,
+        "queued": outcome.queued,
+        "freshness": outcome.freshness.iter().map(freshness_json).collect::<Vec<_>>(),
+    })
+}
+
+fn print_tick(outcome: &TickOutcome) {
+    let name = outcome
+        .tick
+        .map_or_else(|| "dry run".to_string(), |n| format!("tick {n}"));
+    println!(
+        "{name} at {}: {} asset(s) evaluated, {} unchanged, {} ms",
+        time(outcome.now_ms),
+        outcome.evaluated,
+        outcome.skipped,
+        outcome.duration_ms
+    );
+    if outcome.requested.is_empty() {
+        println!("  nothing requested");
+    }
+    for r in &outcome.requested {
+        match r.partitions.as_slice() {
+            [] => println!("  requested {}", r.asset),
+            [one] => println!("  requested {} {one}", r.asset),
+            [first, .., last] => println!(
+                "  requested {} {first}..{last} ({} partitions)",
+                r.asset,
+                r.partitions.len()
+            ),
+        }
+    }
+    if outcome.queued > 0 {
+        println!(
+            "  {} run(s) over max_runs_per_tick queued for the next tick",
+            outcome.queued
+        );
+    }
+}
+
+fn ticks(
+    repository: &Repository,
+    root: &Path,
+    limit: u32,
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let instance = crate::open_instance(root, repository.project())?;
+    let ticks = crate::runtime()?
+        .block_on(instance.storage.ticks(limit))
+        .map_err(CliError::internal)?;
+    if as_json {
+        let list: Vec<Value> = ticks
+            .iter()
+            .map(|t| {
+                json!({
+                    "tick": t.tick,
+                    "now": time(t.now),
+                    "duration_ms": t.duration_ms,
+                    "evaluated": t.evaluated,
+                    "skipped": t.skipped,
+                    "requested": serde_json::from_str::<Value>(&t.requested).unwrap_or(Value::Null),
+                    "runs": serde_json::from_str::<Value>(&t.runs).unwrap_or(Value::Null),
+                    "launched": t.launched,
+                })
+            })
+            .collect();
+        print_json(&list)?;
+        return Ok(Outcome::Ok);
+    }
+    if ticks.is_empty() {
+        println!("no ticks yet: run `strata automation tick` or `strata daemon`");
+    }
+    for t in &ticks {
+        let requested: Vec<Value> = serde_json::from_str(&t.requested).unwrap_or_default();
+        let runs: Vec<Value> = serde_json::from_str(&t.runs).unwrap_or_default();
+        println!(
+            "tick {:>5}  {}  {:>6} ms  {} evaluated, {} unchanged  {} asset(s) requested, {} run(s){}",
+            t.tick,
+            time(t.now),
+            t.duration_ms,
+            t.evaluated,
+            t.skipped,
+            requested.len(),
+            runs.len(),
+            if t.launched { "" } else { " (not launched)" }
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+fn why(
+    repository: &Repository,
+    root: &Path,
+    text: &str,
+    partition: Option<&str>,
+    tick: Option<i64>,
+    as_json: bool,
+) -> Result<Outcome, CliError> {
+    let asset = find_asset(repository, text)?;
+    let Some(automation) = &asset.automation else {
+        return Err(CliError::Usage(format!(
+            "`{}` has no automation condition; add `automation = \"eager\"` (see docs/automation.md)",
+            asset.key
+        )));
+    };
+    let instance = crate::open_instance(root, repository.project())?;
+    let runtime = crate::runtime()?;
+    let record = runtime
+        .block_on(instance.storage.evaluation(&asset.key, tick))
+        .map_err(CliError::internal)?;
+    let Some(record) = record else {
+        return Err(CliError::Usage(format!(
+            "`{}` has not been evaluated{}; run `strata automation tick` first",
+            asset.key,
+            tick.map(|t| format!(" at or before tick {t}"))
+                .unwrap_or_default()
+        )));
+    };
+    let explanation: Explanation =
+        serde_json::from_str(&record.explanation).map_err(CliError::internal)?;
+    let dynamic = runtime
+        .block_on(instance.storage.dynamic_partitions())
+        .map_err(CliError::internal)?;
+    let keyspaces = keyspaces(repository, &dynamic, record.now.div_euclid(1000));
+    let index = match (partition, keyspaces.get(&asset.key)) {
+        (Some(key), Some(keys)) => Some(keys.index_of(key).ok_or_else(|| {
+            CliError::Usage(format!(
+                "`{key}` is not a partition of `{}` at tick {}",
+                asset.key, record.tick
+            ))
+        })?),
+        (Some(_), None) => {
+            return Err(CliError::Usage(format!(
+                "`{}` is not partitioned; leave out --partition",
+                asset.key
+            )));
+        }
+        (None, _) => None,
+    };
+    let view = View {
+        keyspaces: &keyspaces,
+        root: &asset.key,
+    };
+    if as_json {
+        print_json(&json!({
+            "asset": asset.key.to_string(),
+            "condition": automation.source,
+            "tick": record.tick,
+            "now": time(record.now),
+            "partition": partition,
+            "requested": view.keys(&asset.key, &explanation.true_subset),
+            "explanation": view.json(&explanation, None),
+        }))?;
+        return Ok(Outcome::Ok);
+    }
+    let requested = view.describe(&asset.key, &explanation.true_subset);
+    println!(
+        "{} at tick {} ({}): condition `{}`",
+        asset.key,
+        record.tick,
+        time(record.now),
+        automation.source
+    );
+    match (index, partition) {
+        (Some(i), Some(key)) => println!(
+            "partition {key}: {}",
+            if contains(&explanation.true_subset, i) {
+                "requested"
+            } else {
+                "not requested"
+            }
+        ),
+        _ => println!("requested: {requested}"),
+    }
+    let mut lines = Vec::new();
+    view.render(&explanation, &asset.key, index, 0, &mut lines);
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn contains(subset: &Subset, index: u64) -> bool {
+    subset.0.iter().any(|[s, e]| (*s..*e).contains(&index))
+}
+
+fn intersect(a: &Subset, b: &Subset) -> Subset {
+    let mut out = Vec::new();
+    for [s1, e1] in &a.0 {
+        for [s2, e2] in &b.0 {
+            let (s, e) = ((*s1).max(*s2), (*e1).min(*e2));
+            if s < e {
+                out.push([s, e]);
+            }
+        }
+    }
+    Subset(out)
+}
+
+fn count(subset: &Subset) -> u64 {
+    subset.0.iter().map(|[s, e]| e - s).sum()
+}
+
+/// Renders explanations against the keyspaces of the tick.
+struct View<'v, 'k> {
+    keyspaces: &'v BTreeMap<AssetKey, Keyspace<'k>>,
+    root: &'v AssetKey,
+}
+
+impl View<'_, '_> {
+    fn keys(&self, asset: &AssetKey, subset: &Subset) -> Value {
+        match self.keyspaces.get(asset) {
+            None => json!(count(subset) > 0),
+            Some(keys) => Value::Array(
+                subset
+                    .0
+                    .iter()
+                    .map(|[s, e]| {
+                        json!({
+                            "first": keys.key(*s),
+                            "last": keys.key(e - 1),
+                            "count": e - s,
+                        })
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `2013-01-05`, `2013-01-01..2013-01-05 (5)`, `yes`/`no` for an unpartitioned asset.
+    fn describe(&self, asset: &AssetKey, subset: &Subset) -> String {
+        let Some(keys) = self.keyspaces.get(asset) else {
+            return if count(subset) > 0 { "yes" } else { "no" }.into();
+        };
+        if subset.0.is_empty() {
+            return "none".into();
+        }
+        let shown: Vec<String> = subset
+            .0
+            .iter()
+            .take(3)
+            .map(|[s, e]| {
+                let a = keys.key(*s).unwrap_or_default();
+                if e - s == 1 {
+                    a
+                } else {
+                    format!("{a}..{} ({})", keys.key(e - 1).unwrap_or_default(), e - s)
+                }
+            })
+            .collect();
+        let more = if subset.0.len() > 3 {
+            format!(
+                " and {} more partitions",
+                count(subset) - subset.0[..3].iter().map(|[s, e]| e - s).sum::<u64>()
+            )
+        } else {
+            String::new()
+        };
+        format!("{}{more}", shown.join(", "))
+    }
+
+    fn json(&self, node: &Explanation, parent: Option<&AssetKey>) -> Value {
+        let asset = node.asset.as_ref().or(parent).unwrap_or(self.root);
+        json!({
+            "label": node.label,
+            "meaning": meaning(&node.label),
+            "asset": node.asset.as_ref().map(ToString::to_string),
+            "candidates": self.keys(asset, &node.candidates),
+            "true": self.keys(asset, &node.true_subset),
+            "since": node.since.map(time),
+            "children": node.children.iter().map(|c| self.json(c, Some(asset))).collect::<Vec<_>>(),
+        })
+    }
+
+    fn render(
+        &self,
+        node: &Explanation,
+        asset: &AssetKey,
+        index: Option<u64>,
+        depth: usize,
+        lines: &mut Vec<String>,
+    ) {
+        let asset = node.asset.as_ref().unwrap_or(asset);
+        let on_root = asset == self.root;
+        // A latch (`since`) remembers partitions beyond its candidates; show what counts.
+        let shown = intersect(&node.true_subset, &node.candidates);
+        let evaluated = count(&node.candidates) > 0;
+        let (mark, detail) = match index.filter(|_| on_root) {
+            Some(i) if !contains(&node.candidates, i) => (
+                "·",
+                "not evaluated: an earlier clause was false".to_string(),
+            ),
+            Some(i) => {
+                if contains(&shown, i) {
+                    ("✓", "true".to_string())
+                } else {
+                    ("✗", "false".to_string())
+                }
+            }
+            None if !evaluated => (
+                "·",
+                "not evaluated: an earlier clause was false".to_string(),
+            ),
+            None => {
+                let holds = count(&shown) > 0;
+                let detail = match self.keyspaces.get(asset) {
+                    Some(_) => format!(
+                        "true for {} of {}",
+                        self.describe(asset, &shown),
+                        count(&node.candidates)
+                    ),
+                    None => if holds { "true" } else { "false" }.into(),
+                };
+                (if holds { "✓" } else { "✗" }, detail)
+            }
+        };
+        let since = node
+            .since
+            .map(|t| format!(", since {}", time(t)))
+            .unwrap_or_default();
+        let gloss = meaning(&node.label);
+        let gloss = if gloss.is_empty() {
+            String::new()
+        } else {
+            format!(" ({gloss})")
+        };
+        lines.push(format!(
+            "{}{mark} {}{gloss}: {detail}{since}",
+            "  ".repeat(depth + 1),
+            node.label
+        ));
+        for child in &node.children {
+            let child_index = if child.asset.is_some() && child.asset.as_ref() != Some(asset) {
+                None
+            } else {
+                index
+            };
+            self.render(child, asset, child_index, depth + 1, lines);
+        }
+    }
+}
+
+/// What a node means, in words.
+fn meaning(label: &str) -> &'static str {
+    let name = label.split(['(', '.']).next().unwrap_or(label);
+    match name {
+        "missing" => "never materialized",
+        "in_progress" => "a run is materializing it",
+        "execution_failed" => "its latest run failed",
+        "newly_updated" => "materialized since the previous tick",
+        "newly_requested" => "requested by the previous tick",
+        "code_version_changed" => "its code version changed since the previous tick",
+        "stale" => "its code, an input's data or an upstream changed since it was computed",
+        "cron_tick_passed" => "the schedule ticked since the previous tick",
+        "in_latest_time_window" => "the latest time window (or within the lookback)",
+        "freshness_violated" => "its freshness policy is failing",
+        "will_be_requested" => "requested by this tick",
+        "initial_evaluation" => "the first evaluation of this condition",
+        "backfill_in_progress" => "a backfill that has not finished targets it",
+        "blocking_checks_passed" => "every blocking check of its latest materialization passed",
+        "newly_missing" => "became missing since the previous tick",
+        "any_deps_updated" => "a dependency was updated, or is requested in the same run",
+        "any_deps_missing" => "a dependency partition is missing and not requested",
+        "any_deps_in_progress" => "a dependency partition is being materialized",
+        "all_deps_blocking_checks_passed" => "every dependency passed its blocking checks",
+        "since_last_handled" => "happened since it was last requested or materialized",
+        "since" => "the first became true after the second last did",
+        "newly_true" => "turned true since the previous tick",
+        "not" => "the clause below is false",
+        "all of" => "every clause holds",
+        "any of" => "some clause holds",
+        "any_deps_match" => "some dependency matches",
+        "all_deps_match" => "every dependency matches",
+        "eager" => "materialize when a dependency updates or it goes missing, once per change",
+        "on_cron" => "materialize once per schedule tick, after every dependency updated",
+        "on_missing" => "materialize partitions that go missing, once",
+        "refresh_stale" => "recompute stale partitions within the lookback",
+        _ => "",
+    }
+}
+
+fn freshness_json(f: &AssetFreshness) -> Value {
+    json!({
+        "asset": f.asset.to_string(),
+        "state": f.status.state.as_str(),
+        "evaluated_at": time(f.status.evaluated_at),
+        "data_time": f.status.data_time.map(time),
+        "lag_seconds": f.status.lag_ms.map(|m| m / 1000),
+        "overdue_seconds": f.status.overdue_ms.map(|m| m / 1000),
+        "fresh_until": f.status.fresh_until.map(time),
+        "missing": f.missing,
+        "reason": f.status.reason,
+        "since": f.previous.as_ref().filter(|(s, _)| s == f.status.state.as_str()).map(|(_, t)| time(*t)),
+    })
+}
+
+pub(crate) fn freshness(
+    repository: &Repository,
+    root: &Path,
+    args: &FreshnessArgs,
+) -> Result<Outcome, CliError> {
+    let selected = match &args.selection {
+        Some(selection) => Some(select(repository, selection)?),
+        None => None,
+    };
+    let now_ms = clock::now(args.now.as_deref())?.timestamp_millis();
+    let instance = crate::open_instance(root, repository.project())?;
+    let results = crate::runtime()?.block_on(async {
+        let dynamic = instance
+            .storage
+            .dynamic_partitions()
+            .await
+            .map_err(CliError::internal)?;
+        let keyspaces = keyspaces(repository, &dynamic, now_ms.div_euclid(1000));
+        evaluate_all(&instance, repository, &keyspaces, now_ms)
+            .await
+            .map_err(CliError::internal)
+    })?;
+    let results: Vec<&AssetFreshness> = results
+        .iter()
+        .filter(|r| selected.as_ref().is_none_or(|s| s.contains(&r.asset)))
+        .collect();
+    if args.output.json {
+        print_json(&json!({
+            "now": time(now_ms),
+            "assets": results.iter().map(|r| freshness_json(r)).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        if results.is_empty() {
+            println!("no selected asset has a freshness policy (see docs/automation.md#freshness)");
+        }
+        for r in &results {
+            println!(
+                "{:<32} {:<7} {}",
+                r.asset.to_string(),
+                r.status.state.as_str(),
+                r.status.reason
+            );
+            if !r.missing.is_empty() {
+                let shown: Vec<&str> = r.missing.iter().take(5).map(String::as_str).collect();
+                println!(
+                    "{:<32}         late: {}{}",
+                    "",
+                    shown.join(", "),
+                    if r.missing.len() > 5 {
+                        format!(" and {} more", r.missing.len() - 5)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    let failing = results
+        .iter()
+        .any(|r| r.status.state == strata_core::freshness::FreshnessState::Fail);
+    Ok(if failing {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    })
+}
+
+pub(crate) fn daemon(repository: Repository, root: &Path) -> Result<Outcome, CliError> {
+    let instance: Instance = crate::open_instance(root, repository.project())?;
+    let repository = Arc::new(repository);
+    let clock = clock::event_clock()?;
+    crate::runtime()?.block_on(async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("stopping: waiting for launched runs to finish");
+                let _ = stop.send(true);
+            }
+        });
+        eprintln!(
+            "daemon: ticking every {} (Ctrl-C stops)",
+            strata_core::duration::format_duration(repository.project().daemon.tick_interval)
+        );
+        daemon::run(instance, repository, clock, stopped, |result| match result {
+            Ok(outcome) => {
+                let requested: usize = outcome.requested.len();
+                eprintln!(
+                    "tick {} at {}: {} evaluated, {} unchanged, {requested} asset(s) requested, {} run(s) launched, {} ms",
+                    outcome.tick.unwrap_or_default(),
+                    time(outcome.now_ms),
+                    outcome.evaluated,
+                    outcome.skipped,
+                    outcome.runs.len(),
+                    outcome.duration_ms
+                );
+            }
+            Err(error) => eprintln!("tick failed (retrying next interval): {error}"),
+        })
+        .await
+        .map_err(CliError::internal)
+    })?;
+    Ok(Outcome::Ok)
+}
