@@ -218,9 +218,13 @@ pub fn evaluate_tick(tick: &Tick<'_, '_>) -> TickOutcome {
 /// transitive — everything downstream of a change.
 fn dirty_assets(repository: &Repository, changed: &BTreeSet<AssetKey>) -> BTreeSet<AssetKey> {
     let mut dirty = changed.clone();
+    let any_reads_stale = repository.assets().any(reads_stale);
     for key in changed {
         for (dependent, _) in repository.dependents(key) {
             dirty.insert(dependent.key.clone());
+        }
+        if !any_reads_stale {
+            continue;
         }
         let reads_stale = repository
             .graph()
