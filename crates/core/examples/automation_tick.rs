@@ -12,7 +12,6 @@ use std::time::Instant;
 use strata_core::automation::evaluate::{AssetFacts, AutomationState, Tick, evaluate_tick};
 use strata_core::declare::{SourceFile, load_repository};
 use strata_core::key::AssetKey;
-use strata_core::partitions::Keyspace;
 use strata_core::partitions::definition::NoDynamicPartitions;
 use strata_core::partitions::subset::PartitionSubset;
 
@@ -50,16 +49,7 @@ fn main() {
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     let now_ms = 1_748_736_000_000; // 2025-06-01: every 2024 window has ended
-    let keyspaces: BTreeMap<AssetKey, Keyspace<'_>> = repository
-        .assets()
-        .map(|a| {
-            let def = a.partitions_definition().unwrap();
-            (
-                a.key.clone(),
-                def.keyspace(now_ms / 1000, &NoDynamicPartitions),
-            )
-        })
-        .collect();
+    let keyspaces = repository.keyspaces(now_ms / 1000, &NoDynamicPartitions);
     let mut facts: BTreeMap<AssetKey, AssetFacts> = repository
         .assets()
         .map(|a| (a.key.clone(), AssetFacts::default()))

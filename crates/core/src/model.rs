@@ -713,6 +713,21 @@ impl Repository {
             .unwrap_or_else(|_| self.graph.keys().to_vec())
     }
 
+    /// Every partitioned asset's keyspace at `now_secs` (seconds since the epoch).
+    pub fn keyspaces<'a>(
+        &'a self,
+        now_secs: i64,
+        dynamic: &'a dyn crate::partitions::definition::DynamicPartitions,
+    ) -> BTreeMap<AssetKey, crate::partitions::Keyspace<'a>> {
+        self.assets
+            .values()
+            .filter_map(|asset| {
+                let def = asset.partitions_definition()?;
+                Some((asset.key.clone(), def.keyspace(now_secs, dynamic)))
+            })
+            .collect()
+    }
+
     /// `downstream`'s dependency on `upstream`, if it has one.
     pub fn dependency(&self, downstream: &AssetKey, upstream: &AssetKey) -> Option<&Dependency> {
         self.assets

@@ -75,14 +75,7 @@ impl<'k> PartitionStatusBuilder<'k> {
     /// The status. Indices become ranges (time windows, whose keys usually arrive already in
     /// order) or bitsets (static and dynamic keys), like every other subset of their keyspace.
     pub fn finish(self) -> PartitionStatus {
-        let bits = matches!(self.keyspace, Keyspace::Static(_) | Keyspace::Dynamic(_));
-        let subset = |indices: Vec<u64>| {
-            if bits {
-                PartitionSubset::bits_from_indices(indices)
-            } else {
-                PartitionSubset::from_indices(indices)
-            }
-        };
+        let subset = |indices: Vec<u64>| self.keyspace.subset(indices);
         PartitionStatus {
             total: self.keyspace.len(),
             materialized: subset(self.materialized),

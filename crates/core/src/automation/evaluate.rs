@@ -237,8 +237,9 @@ fn dirty_assets(repository: &Repository, changed: &BTreeSet<AssetKey>) -> BTreeS
     dirty
 }
 
-/// Whether the asset's condition reads `stale` anywhere.
-fn reads_stale(asset: &Asset) -> bool {
+/// Whether the asset's condition reads `stale` anywhere (built-ins included): only then does a
+/// tick need staleness, which is transitive and costs a walk of the graph.
+pub fn reads_stale(asset: &Asset) -> bool {
     let mut found = false;
     if let Some(automation) = &asset.automation {
         visit_operands(&automation.condition, &mut |operand| {
@@ -345,7 +346,7 @@ impl Evaluator<'_, '_, '_> {
             return false;
         };
         let mut found = false;
-        visit_operands(&automation.condition.expand(), &mut |operand| {
+        visit_operands(&automation.condition, &mut |operand| {
             if let Operand::CronTickPassed(cron) = operand {
                 let now = self.tick.now_ms.div_euclid(1000);
                 let schedule = ZonedSchedule::new(cron.schedule.clone(), cron.timezone(), now);

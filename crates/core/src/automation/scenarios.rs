@@ -83,13 +83,7 @@ impl World {
     }
 
     fn keyspaces(&self, now: i64) -> BTreeMap<AssetKey, Keyspace<'_>> {
-        self.repository
-            .assets()
-            .filter_map(|a| {
-                let def = a.partitions_definition()?;
-                Some((a.key.clone(), def.keyspace(now, &NoDynamicPartitions)))
-            })
-            .collect()
+        self.repository.keyspaces(now, &NoDynamicPartitions)
     }
 
     fn materialize(&mut self, key: &AssetKey, partition: Partition, at_ms: i64, now: i64) {
@@ -147,10 +141,8 @@ impl World {
         let subset = |key: &AssetKey, partitions: &mut dyn Iterator<Item = &Partition>| {
             let indices: Vec<u64> = partitions.filter_map(|p| index(key, p)).collect();
             match keyspaces.get(key) {
-                Some(Keyspace::Static(_) | Keyspace::Dynamic(_)) => {
-                    PartitionSubset::bits_from_indices(indices)
-                }
-                _ => PartitionSubset::from_indices(indices),
+                Some(keys) => keys.subset(indices),
+                None => PartitionSubset::from_indices(indices),
             }
         };
         let stale_facts = self

@@ -6,6 +6,7 @@
 //! answers key ↔ index ↔ window in O(1) or O(log n) for the usual grains and never lists keys
 //! unless asked to.
 
+use super::subset::PartitionSubset;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, TimeZone};
@@ -743,6 +744,15 @@ pub enum Keyspace<'a> {
 }
 
 impl<'a> Keyspace<'a> {
+    /// A subset of this keyspace from indices, stored the way its kind is: bitsets for static
+    /// and dynamic keys, ranges for time windows and multi partitions.
+    pub fn subset(&self, indices: impl IntoIterator<Item = u64>) -> PartitionSubset {
+        match self {
+            Self::Static(_) | Self::Dynamic(_) => PartitionSubset::bits_from_indices(indices),
+            _ => PartitionSubset::from_indices(indices),
+        }
+    }
+
     /// The number of partitions.
     pub fn len(&self) -> u64 {
         match self {

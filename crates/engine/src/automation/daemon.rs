@@ -18,8 +18,7 @@ use crate::instance::Instance;
 /// The lease one ticking process holds.
 pub const LEASE: &str = "automation";
 
-/// A process-unique lease holder: `pid@host`-like, with the pid first so a dead holder on this
-/// host can be recognized.
+/// A process-unique lease holder, `<pid>:<uuid>`: the pid says which process holds it.
 pub fn holder() -> String {
     format!("{}:{}", std::process::id(), uuid::Uuid::now_v7().simple())
 }

@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use strata_core::automation::evaluate::AssetFacts;
+use strata_core::automation::evaluate::{AssetFacts, reads_stale};
 use strata_core::key::AssetKey;
 use strata_core::model::{Compute, Repository};
 use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_storage::event::{BackfillStatus, Event, EventId};
+use strata_storage::status::PartitionStatus;
 
 use super::AutomationError;
 use crate::instance::Instance;
@@ -88,22 +89,63 @@ pub(crate) async fn changes_since(
     Ok(changes)
 }
 
-/// The facts of every asset at `now` (keyspaces given), with `updates` as the updates since
-/// the previous tick.
+/// Every asset's partition status at `now` (keyspaces given); a source counts as
+/// materialized where it was observed. Read once per tick, for conditions and freshness.
+pub async fn statuses(
+    instance: &Instance,
+    repository: &Repository,
+    keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+) -> Result<BTreeMap<AssetKey, PartitionStatus>, AutomationError> {
+    let storage = instance.storage.as_ref();
+    let mut all = BTreeMap::new();
+    for asset in repository.assets() {
+        let key = &asset.key;
+        let keys = keyspaces.get(key);
+        let mut status = match keys {
+            Some(keys) => storage.partition_status(key, keys).await?,
+            None => storage.unpartitioned_status(key).await?,
+        };
+        if let Compute::Source(_) = asset.compute {
+            let observed = storage.observations(key).await?;
+            let indices = observed.iter().filter_map(|o| index(keys, &o.partition));
+            status.materialized = subset_of(keys, indices);
+        }
+        all.insert(key.clone(), status);
+    }
+    Ok(all)
+}
+
+/// A partition's index in the asset's keyspace (0 when unpartitioned).
+fn index(keys: Option<&Keyspace<'_>>, partition: &Option<String>) -> Option<u64> {
+    match (keys, partition) {
+        (Some(keys), Some(p)) => keys.index_of(p),
+        (None, None) => Some(0),
+        _ => None,
+    }
+}
+
+fn subset_of(
+    keys: Option<&Keyspace<'_>>,
+    indices: impl IntoIterator<Item = u64>,
+) -> PartitionSubset {
+    match keys {
+        Some(keys) => keys.subset(indices),
+        None => PartitionSubset::from_indices(indices),
+    }
+}
+
+/// The facts of every asset at `now` (keyspaces and statuses given), with `updates` as the
+/// updates since the previous tick.
 pub(crate) async fn load_facts(
     instance: &Instance,
     repository: &Repository,
     keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+    statuses: &BTreeMap<AssetKey, PartitionStatus>,
     updates: &[(AssetKey, Option<String>, i64)],
     freshness_failing: &BTreeSet<AssetKey>,
 ) -> Result<BTreeMap<AssetKey, AssetFacts>, AutomationError> {
     let storage = instance.storage.as_ref();
-    let reads_stale = repository.assets().any(|a| {
-        a.automation
-            .as_ref()
-            .is_some_and(|auto| auto.condition.expand().to_string().contains("stale"))
-    });
-    let stale = if reads_stale {
+    let stale = if repository.assets().any(reads_stale) {
         Some(stale_report(instance, repository, keyspaces).await?)
     } else {
         None
@@ -118,31 +160,9 @@ pub(crate) async fn load_facts(
     for asset in repository.assets() {
         let key = &asset.key;
         let keys = keyspaces.get(key);
-        let mut status = match keys {
-            Some(keys) => storage.partition_status(key, keys).await?,
-            None => storage.unpartitioned_status(key).await?,
-        };
-        let index = |partition: &Option<String>| match (keys, partition) {
-            (Some(keys), Some(p)) => keys.index_of(p),
-            (None, None) => Some(0),
-            _ => None,
-        };
-        let subset_of = |indices: Vec<u64>| match keys {
-            Some(Keyspace::Static(_) | Keyspace::Dynamic(_)) => {
-                PartitionSubset::bits_from_indices(indices)
-            }
-            _ => PartitionSubset::from_indices(indices),
-        };
-        if let Compute::Source(_) = asset.compute {
-            // A source exists once observed.
-            let observed = storage.observations(key).await?;
-            status.materialized = subset_of(
-                observed
-                    .iter()
-                    .filter_map(|o| index(&o.partition))
-                    .collect(),
-            );
-        }
+        let status = statuses[key].clone();
+        let index = |partition: &Option<String>| index(keys, partition);
+        let subset_of = |indices: Vec<u64>| subset_of(keys, indices);
         let mut by_time: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
         for (asset, partition, at) in updates {
             if asset == key

@@ -7,6 +7,7 @@ use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::Keyspace;
 use strata_storage::event::Event;
+use strata_storage::status::PartitionStatus;
 
 use super::AutomationError;
 use crate::instance::Instance;
@@ -34,6 +35,7 @@ pub async fn evaluate_all(
     instance: &Instance,
     repository: &Repository,
     keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
+    statuses: &BTreeMap<AssetKey, PartitionStatus>,
     now_ms: i64,
 ) -> Result<Vec<AssetFreshness>, AutomationError> {
     let storage = instance.storage.as_ref();
@@ -80,13 +82,9 @@ pub async fn evaluate_all(
             continue;
         };
         let keys = keyspaces.get(&key);
-        let status = match keys {
-            Some(keys) => storage.partition_status(&key, keys).await?,
-            None => storage.unpartitioned_status(&key).await?,
-        };
         let facts = FreshnessFacts {
             keyspace: keys,
-            materialized: &status.materialized,
+            materialized: &statuses[&key].materialized,
             last_materialized: newest,
             data_time: own,
         };

@@ -17,7 +17,7 @@
 //! - [`daemon`]: the loop.
 
 pub mod daemon;
-mod facts;
+pub mod facts;
 pub mod freshness;
 pub mod runs;
 pub mod tick;

@@ -48,11 +48,12 @@ pub fn requested(
 
 /// Groups requests into runs: one per set of requested assets connected by dependencies.
 pub fn group(repository: &Repository, requests: &[Requested]) -> Vec<Vec<Requested>> {
-    let keys: BTreeSet<&AssetKey> = requests.iter().map(|r| &r.asset).collect();
+    let by_key: BTreeMap<&AssetKey, &Requested> = requests.iter().map(|r| (&r.asset, r)).collect();
+    let keys: BTreeSet<&AssetKey> = by_key.keys().copied().collect();
     let mut component: BTreeMap<&AssetKey, usize> = BTreeMap::new();
     let mut groups: Vec<Vec<Requested>> = Vec::new();
     for key in repository.topological_order() {
-        let Some(request) = requests.iter().find(|r| r.asset == key) else {
+        let Some(&request) = by_key.get(&key) else {
             continue;
         };
         let asset = repository.asset(&key).expect("key of the repository");
@@ -109,12 +110,7 @@ pub fn run_request(
                     if indices.is_empty() {
                         return None;
                     }
-                    Target::EachPartition(match keys {
-                        Keyspace::Static(_) | Keyspace::Dynamic(_) => {
-                            PartitionSubset::bits_from_indices(indices)
-                        }
-                        _ => PartitionSubset::from_indices(indices),
-                    })
+                    Target::EachPartition(keys.subset(indices))
                 }
             };
             Some((r.asset.clone(), target))

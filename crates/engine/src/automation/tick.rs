@@ -129,22 +129,24 @@ pub async fn run_tick(
     let changes = facts::changes_since(instance, cursor, &mut state.sources).await?;
     let dynamic = storage.dynamic_partitions().await?;
     let now_secs = now_ms.div_euclid(1000);
-    let keyspaces: BTreeMap<AssetKey, Keyspace<'_>> = repository
-        .assets()
-        .filter_map(|a| {
-            let def = a.partitions_definition()?;
-            Some((a.key.clone(), def.keyspace(now_secs, &dynamic)))
-        })
-        .collect();
-
-    let freshness = freshness::evaluate_all(instance, repository, &keyspaces, now_ms).await?;
+    let keyspaces = repository.keyspaces(now_secs, &dynamic);
+    let statuses = facts::statuses(instance, repository, &keyspaces).await?;
+    let freshness =
+        freshness::evaluate_all(instance, repository, &keyspaces, &statuses, now_ms).await?;
     let failing: BTreeSet<AssetKey> = freshness
         .iter()
         .filter(|f| f.status.state == strata_core::freshness::FreshnessState::Fail)
         .map(|f| f.asset.clone())
         .collect();
-    let all_facts =
-        facts::load_facts(instance, repository, &keyspaces, &changes.updates, &failing).await?;
+    let all_facts = facts::load_facts(
+        instance,
+        repository,
+        &keyspaces,
+        &statuses,
+        &changes.updates,
+        &failing,
+    )
+    .await?;
     // The first tick, or events that change state without naming an asset (a run canceled
     // with steps still executing, a backfill, dynamic partitions): evaluate everything.
     let global = stored.is_none() || changes.global;

@@ -8,15 +8,16 @@ use serde_json::{Value, json};
 use strata_core::automation::evaluate::{Explanation, Subset};
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
-use strata_core::partitions::Keyspace;
+use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_engine::automation::daemon::{self, LEASE};
+use strata_engine::automation::facts::statuses;
 use strata_engine::automation::freshness::{AssetFreshness, evaluate_all};
 use strata_engine::automation::{TickMode, TickOutcome, run_tick};
 use strata_engine::executor::{Clock, Executor};
 use strata_engine::instance::Instance;
 
 use crate::cli::{AutomationAction, FreshnessArgs};
-use crate::commands::materialize::{execute, keyspaces, labels};
+use crate::commands::materialize::{execute, labels};
 use crate::commands::runs::time;
 use crate::commands::{find_asset, print_json, select};
 use crate::{CliError, Outcome, clock};
@@ -115,7 +116,7 @@ fn tick(
                 .dynamic_partitions()
                 .await
                 .map_err(CliError::internal)?;
-            let keyspaces = keyspaces(&repository, &dynamic, now_ms.div_euclid(1000));
+            let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
             for run in &outcome.runs {
                 let labels = labels(&run.request.steps, &keyspaces);
                 let report = execute(
@@ -282,7 +283,7 @@ fn why(
     let dynamic = runtime
         .block_on(instance.storage.dynamic_partitions())
         .map_err(CliError::internal)?;
-    let keyspaces = keyspaces(repository, &dynamic, record.now.div_euclid(1000));
+    let keyspaces = repository.keyspaces(record.now.div_euclid(1000), &dynamic);
     let index = match (partition, keyspaces.get(&asset.key)) {
         (Some(key), Some(keys)) => Some(keys.index_of(key).ok_or_else(|| {
             CliError::Usage(format!(
@@ -325,7 +326,7 @@ fn why(
     match (index, partition) {
         (Some(i), Some(key)) => println!(
             "partition {key}: {}",
-            if contains(&explanation.true_subset, i) {
+            if set(&explanation.true_subset).contains(i) {
                 "requested"
             } else {
                 "not requested"
@@ -341,25 +342,9 @@ fn why(
     Ok(Outcome::Ok)
 }
 
-fn contains(subset: &Subset, index: u64) -> bool {
-    subset.0.iter().any(|[s, e]| (*s..*e).contains(&index))
-}
-
-fn intersect(a: &Subset, b: &Subset) -> Subset {
-    let mut out = Vec::new();
-    for [s1, e1] in &a.0 {
-        for [s2, e2] in &b.0 {
-            let (s, e) = ((*s1).max(*s2), (*e1).min(*e2));
-            if s < e {
-                out.push([s, e]);
-            }
-        }
-    }
-    Subset(out)
-}
-
-fn count(subset: &Subset) -> u64 {
-    subset.0.iter().map(|[s, e]| e - s).sum()
+/// A stored subset as a set, for its operations.
+fn set(subset: &Subset) -> PartitionSubset {
+    subset.to_subset(false)
 }
 
 /// Renders explanations against the keyspaces of the tick.
@@ -371,7 +356,7 @@ struct View<'v, 'k> {
 impl View<'_, '_> {
     fn keys(&self, asset: &AssetKey, subset: &Subset) -> Value {
         match self.keyspaces.get(asset) {
-            None => json!(count(subset) > 0),
+            None => json!(set(subset).count() > 0),
             Some(keys) => Value::Array(
                 subset
                     .0
@@ -391,7 +376,7 @@ impl View<'_, '_> {
     /// `2013-01-05`, `2013-01-01..2013-01-05 (5)`, `yes`/`no` for an unpartitioned asset.
     fn describe(&self, asset: &AssetKey, subset: &Subset) -> String {
         let Some(keys) = self.keyspaces.get(asset) else {
-            return if count(subset) > 0 { "yes" } else { "no" }.into();
+            return if set(subset).count() > 0 { "yes" } else { "no" }.into();
         };
         if subset.0.is_empty() {
             return "none".into();
@@ -412,7 +397,7 @@ impl View<'_, '_> {
         let more = if subset.0.len() > 3 {
             format!(
                 " and {} more partitions",
-                count(subset) - subset.0[..3].iter().map(|[s, e]| e - s).sum::<u64>()
+                set(subset).count() - subset.0[..3].iter().map(|[s, e]| e - s).sum::<u64>()
             )
         } else {
             String::new()
@@ -444,15 +429,15 @@ impl View<'_, '_> {
         let asset = node.asset.as_ref().unwrap_or(asset);
         let on_root = asset == self.root;
         // A latch (`since`) remembers partitions beyond its candidates; show what counts.
-        let shown = intersect(&node.true_subset, &node.candidates);
-        let evaluated = count(&node.candidates) > 0;
+        let shown = Subset::from(&set(&node.true_subset).intersection(&set(&node.candidates)));
+        let evaluated = set(&node.candidates).count() > 0;
         let (mark, detail) = match index.filter(|_| on_root) {
-            Some(i) if !contains(&node.candidates, i) => (
+            Some(i) if !set(&node.candidates).contains(i) => (
                 "·",
                 "not evaluated: an earlier clause was false".to_string(),
             ),
             Some(i) => {
-                if contains(&shown, i) {
+                if set(&shown).contains(i) {
                     ("✓", "true".to_string())
                 } else {
                     ("✗", "false".to_string())
@@ -463,12 +448,12 @@ impl View<'_, '_> {
                 "not evaluated: an earlier clause was false".to_string(),
             ),
             None => {
-                let holds = count(&shown) > 0;
+                let holds = set(&shown).count() > 0;
                 let detail = match self.keyspaces.get(asset) {
                     Some(_) => format!(
                         "true for {} of {}",
                         self.describe(asset, &shown),
-                        count(&node.candidates)
+                        set(&node.candidates).count()
                     ),
                     None => if holds { "true" } else { "false" }.into(),
                 };
@@ -572,8 +557,11 @@ pub(crate) fn freshness(
             .dynamic_partitions()
             .await
             .map_err(CliError::internal)?;
-        let keyspaces = keyspaces(repository, &dynamic, now_ms.div_euclid(1000));
-        evaluate_all(&instance, repository, &keyspaces, now_ms)
+        let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
+        let statuses = statuses(&instance, repository, &keyspaces)
+            .await
+            .map_err(CliError::internal)?;
+        evaluate_all(&instance, repository, &keyspaces, &statuses, now_ms)
             .await
             .map_err(CliError::internal)
     })?;

@@ -19,7 +19,7 @@ use strata_storage::event::{BackfillStatus, Event};
 use strata_storage::records::{BackfillRecord, RunStatus};
 use tokio::sync::mpsc;
 
-use super::materialize::{self, describe_partitions, keyspaces, labels, print_plan, summarize};
+use super::materialize::{self, describe_partitions, labels, print_plan, summarize};
 use super::runs::time;
 use crate::cli::{BackfillsAction, BackfillsArgs, MaterializeArgs};
 use crate::commands::{print_json, select};
@@ -45,7 +45,7 @@ pub(crate) fn create(
             .dynamic_partitions()
             .await
             .map_err(CliError::internal)?;
-        let keyspaces = keyspaces(&repository, &dynamic, now_secs);
+        let keyspaces = repository.keyspaces(now_secs, &dynamic);
         let targets =
             materialize::targets(&repository, &instance, &keys, &args.partitions, &keyspaces)
                 .await?;
@@ -193,7 +193,7 @@ async fn resume(
         .dynamic_partitions()
         .await
         .map_err(CliError::internal)?;
-    let keyspaces = keyspaces(repository, &dynamic, clock().div_euclid(1000));
+    let keyspaces = repository.keyspaces(clock().div_euclid(1000), &dynamic);
     let targets = backfill::targets_of(&record, &keyspaces, |k| repository.asset(k).is_some())
         .map_err(|e| CliError::Usage(format!("backfill {backfill_id} cannot resume: {e}")))?;
     let lease = BackfillLease::take(Arc::clone(&storage), backfill_id, Arc::clone(&clock))

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
-use strata_core::partitions::definition::InMemoryDynamicPartitions;
 use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_core::plan::{PlannedStep, RangeTarget, Target, plan_steps, resolve_range};
 use strata_core::staleness::StaleMap;
@@ -42,7 +41,7 @@ pub(crate) fn run(
             .dynamic_partitions()
             .await
             .map_err(CliError::internal)?;
-        let keyspaces = keyspaces(&repository, &dynamic, now_secs);
+        let keyspaces = repository.keyspaces(now_secs, &dynamic);
         let targets = targets(&repository, &instance, &keys, &args.partitions, &keyspaces).await?;
         let steps = plan_steps(&repository, &targets, &keyspaces);
         let labels = labels(&steps, &keyspaces);
@@ -74,21 +73,6 @@ pub(crate) fn run(
         let report = execute(&executor, request, &labels, clock, args.output.json, None).await?;
         summarize(&report, &labels, args.output.json)
     })
-}
-
-/// Every partitioned asset's keyspace at `now_secs`.
-pub(crate) fn keyspaces<'a>(
-    repository: &'a Repository,
-    dynamic: &'a InMemoryDynamicPartitions,
-    now_secs: i64,
-) -> BTreeMap<AssetKey, Keyspace<'a>> {
-    repository
-        .assets()
-        .filter_map(|asset| {
-            let def = asset.partitions_definition()?;
-            Some((asset.key.clone(), def.keyspace(now_secs, dynamic)))
-        })
-        .collect()
 }
 
 /// Each step's label for progress and summaries (`flights/daily_delays 2013-01-05`).

@@ -9,7 +9,6 @@ use strata_engine::versions::asset_code_version;
 use strata_storage::event::{Event, Materialization};
 
 use crate::cli::ReportArgs;
-use crate::commands::materialize::keyspaces;
 use crate::commands::{find_asset, print_json};
 use crate::{CliError, Outcome, clock};
 
@@ -32,7 +31,7 @@ pub(crate) fn run(
     let dynamic = runtime
         .block_on(instance.storage.dynamic_partitions())
         .map_err(CliError::internal)?;
-    let keyspaces = keyspaces(repository, &dynamic, now.div_euclid(1000));
+    let keyspaces = repository.keyspaces(now.div_euclid(1000), &dynamic);
     let partitions: Vec<Option<String>> = match (
         keyspaces.get(&asset.key),
         args.partition.as_slice(),

@@ -12,7 +12,6 @@ use strata_storage::event::Event;
 use strata_storage::status::PartitionStatus;
 
 use crate::cli::StatusArgs;
-use crate::commands::materialize::keyspaces;
 use crate::commands::runs::time;
 use crate::commands::{print_json, select};
 use crate::{CliError, Outcome, clock};
@@ -37,7 +36,7 @@ pub(crate) fn run(
             .dynamic_partitions()
             .await
             .map_err(CliError::internal)?;
-        let keyspaces = keyspaces(repository, &dynamic, now_secs);
+        let keyspaces = repository.keyspaces(now_secs, &dynamic);
         let stale = stale_report(&instance, repository, &keyspaces)
             .await
             .map_err(CliError::internal)?;
