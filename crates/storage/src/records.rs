@@ -89,6 +89,8 @@ pub struct RunFilter {
     pub statuses: Vec<RunStatus>,
     /// Only runs of this backfill.
     pub backfill_id: Option<String>,
+    /// Only runs created before this one (a page's cursor: the last run of the previous page).
+    pub before: Option<String>,
     /// At most this many, newest first (default 100).
     pub limit: Option<u32>,
 }

@@ -49,6 +49,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<EventRecord>, StorageError>;
 
+    /// The id of the newest event (0 when the log is empty): where a reader that only wants
+    /// what happens from now on starts its cursor.
+    async fn last_event_id(&self) -> Result<EventId, StorageError>;
+
     /// Up to `limit` events of one run with an id above `cursor`, in order.
     async fn run_events(
         &self,

@@ -208,6 +208,10 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn last_event_id(&self) -> Result<EventId, StorageError> {
+        self.read(queries::last_event_id).await
+    }
+
     async fn run_events(
         &self,
         run_id: &str,

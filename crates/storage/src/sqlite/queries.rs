@@ -70,6 +70,13 @@ pub(crate) fn events_after(
     )
 }
 
+pub(crate) fn last_event_id(conn: &Connection) -> Result<EventId, StorageError> {
+    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |row| {
+        row.get(0)
+    })
+    .map_err(backend)
+}
+
 pub(crate) fn run_events(
     conn: &Connection,
     run_id: &str,
@@ -352,6 +359,10 @@ pub(crate) fn runs(conn: &Connection, filter: &RunFilter) -> Result<Vec<RunRecor
     if let Some(backfill_id) = &filter.backfill_id {
         sql.push_str(" AND backfill_id = ?");
         values.push(backfill_id.clone());
+    }
+    if let Some(before) = &filter.before {
+        sql.push_str(" AND seq < (SELECT seq FROM runs WHERE run_id = ?)");
+        values.push(before.clone());
     }
     sql.push_str(&format!(
         " ORDER BY seq DESC LIMIT {}",

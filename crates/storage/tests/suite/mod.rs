@@ -38,6 +38,7 @@ macro_rules! storage_suite {
             a_lease_has_one_holder_at_a_time,
             concurrent_appends_all_land_once,
             cancellation_is_a_flag_executors_poll,
+            the_last_event_id_and_run_pages_follow_the_log,
             skips_observations_and_check_results_read_back,
             a_tick_stores_its_state_and_explanations_together,
             freshness_changes_keep_the_current_state,
@@ -1230,4 +1231,30 @@ pub(crate) async fn freshness_changes_keep_the_current_state(storage: &dyn Stora
     assert_eq!(states.len(), 1);
     assert_eq!((states[0].state.as_str(), states[0].since), ("fail", 5_000));
     assert_eq!(states[0].reason, "now fail");
+}
+
+pub(crate) async fn the_last_event_id_and_run_pages_follow_the_log(storage: &dyn Storage) {
+    assert_eq!(storage.last_event_id().await.unwrap(), 0);
+    let ids = storage
+        .append(1, vec![queued("r1"), queued("r2"), queued("r3")])
+        .await
+        .unwrap();
+    assert_eq!(storage.last_event_id().await.unwrap(), *ids.last().unwrap());
+    let page = |before: Option<&str>| RunFilter {
+        before: before.map(str::to_string),
+        limit: Some(2),
+        ..RunFilter::default()
+    };
+    let ids_of = |runs: Vec<strata_storage::records::RunRecord>| {
+        runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids_of(storage.runs(&page(None)).await.unwrap()),
+        ["r3", "r2"]
+    );
+    assert_eq!(
+        ids_of(storage.runs(&page(Some("r2"))).await.unwrap()),
+        ["r1"]
+    );
+    assert!(storage.runs(&page(Some("r1"))).await.unwrap().is_empty());
 }
