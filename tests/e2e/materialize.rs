@@ -465,7 +465,7 @@ fn partitioned_assets_need_a_partition_set() {
     let bad = strata(dir.path(), &["materialize", "g/p", "--partition", "zz"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        stderr(&bad).contains("--partition `zz` is not a partition of g/p"),
+        stderr(&bad).contains("`zz` is not a partition of g/p; `strata partitions g/p` lists them"),
         "{}",
         stderr(&bad)
     );

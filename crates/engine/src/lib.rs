@@ -14,6 +14,7 @@
 //! - [`executor`]: runs a plan's steps in dependency order, in parallel, with retries,
 //!   timeouts and cancellation; the `step` module is the one boundary into asset code
 //!   (SQL, commands, sources) and runs quality checks.
+//! - [`request`]: the partitions a materialization or backfill request selects.
 //! - [`protocol`]: the command protocol's events file and output formats.
 //! - [`sql_session`]: DataFusion sessions where assets are `group.name` tables.
 //! - [`staleness`]: stale partitions and their causes, from what storage recorded.
@@ -29,6 +30,7 @@ pub mod extensions;
 pub mod gc;
 pub mod instance;
 pub mod protocol;
+pub mod request;
 pub mod sql_session;
 pub mod staleness;
 mod step;

@@ -80,6 +80,14 @@ pub(crate) enum Command {
     /// Run the automation daemon in the foreground: a tick every `[daemon] tick_interval`,
     /// launching the runs it requests, until Ctrl-C.
     Daemon,
+    /// Serve the HTTP API (and UI) with the automation daemon and the executor in one process,
+    /// reloading definitions when the repository's files change, until Ctrl-C or SIGTERM.
+    Serve {
+        /// The address and port to listen on (default: `[server] bind` of strata.toml,
+        /// 127.0.0.1:3000 unless set).
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

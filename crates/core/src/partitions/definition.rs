@@ -155,7 +155,15 @@ impl PartitionsDefinition {
         }
     }
 
-    /// The dimensions of a multi definition, ordered by name.
+    /// The time zone its windows are in: its own, or its time dimension's; `None` without time.
+    pub fn time_zone(&self) -> Option<Tz> {
+        match self {
+            Self::TimeWindow(def) => Some(def.tz()),
+            Self::Multi(def) => def.dimensions.iter().find_map(|(_, d)| d.time_zone()),
+            _ => None,
+        }
+    }
+
     /// The names of the dynamic partitions sets it reads (its own, or its dimensions').
     pub fn dynamic_sets(&self) -> Vec<&str> {
         match self {

@@ -1,8 +1,8 @@
 //! The daemon: ticks on the real clock, one per storage, supervised.
 //!
 //! It holds the storage lease `automation` (renewed every tick, 3 intervals to live), so a
-//! second daemon — or `strata automation tick` — on the same storage waits or refuses instead
-//! of double-requesting. A tick that fails is logged and retried at the next interval; the
+//! second daemon waits as a standby — and `strata automation tick` refuses — instead of
+//! double-requesting. A tick that fails is logged and retried at the next interval; the
 //! stored state only moves when a tick completes, so nothing is missed.
 
 use std::sync::Arc;
@@ -48,26 +48,32 @@ pub async fn take_lease(
 }
 
 /// Ticks every `[daemon] tick_interval` until `stop` resolves, launching each tick's runs in
-/// the background. `on_tick` sees every outcome (for logs).
+/// the background. Each tick evaluates the definitions `repository` returns then (a server
+/// swaps them when the files change). `on_tick` sees every outcome (for logs and metrics).
 pub async fn run(
     instance: Instance,
-    repository: Arc<Repository>,
+    repository: impl Fn() -> Arc<Repository> + Send,
     clock: Clock,
     mut stop: tokio::sync::watch::Receiver<bool>,
     on_tick: impl Fn(Result<&super::TickOutcome, &AutomationError>) + Send,
 ) -> Result<(), AutomationError> {
-    let interval = repository.project().daemon.tick_interval;
     let holder = holder();
-    let executor = Executor::new(
-        instance.clone(),
-        Arc::clone(&repository),
-        Arc::clone(&clock),
-    );
     let mut running = tokio::task::JoinSet::new();
     loop {
+        let repository = repository();
+        let interval = repository.project().daemon.tick_interval;
+        let executor = Executor::new(
+            instance.clone(),
+            Arc::clone(&repository),
+            Arc::clone(&clock),
+        );
         let now = clock();
-        take_lease(&instance, &holder, now, interval * 3).await?;
-        let result = run_tick(&instance, &repository, now, TickMode::Launch).await;
+        // A daemon that finds the lease taken waits as a standby and takes over when the other
+        // process stops renewing it.
+        let result = match take_lease(&instance, &holder, now, interval * 3).await {
+            Ok(()) => run_tick(&instance, &repository, now, TickMode::Launch).await,
+            Err(error) => Err(error),
+        };
         on_tick(result.as_ref());
         if let Ok(outcome) = result {
             for run in outcome.runs {

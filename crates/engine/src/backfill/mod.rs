@@ -5,6 +5,10 @@
 //! takes the recorded request and subtracts what the backfill's runs already committed, so an
 //! interrupted backfill completes with nothing committed twice.
 
+mod job;
+
+pub use job::{Job, JobEnd, create, steps};
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

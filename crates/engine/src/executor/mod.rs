@@ -168,6 +168,11 @@ impl Executor {
         &self.shared.instance
     }
 
+    /// The clock its events are stamped with.
+    pub fn clock(&self) -> Clock {
+        Arc::clone(&self.shared.clock)
+    }
+
     /// Records the run as queued. Separate from [`execute`](Self::execute) so a caller can
     /// queue a run and have it executed later (backfills, the daemon).
     pub async fn queue(&self, request: &RunRequest) -> Result<(), ExecuteError> {

@@ -15,6 +15,7 @@ use strata_engine::automation::freshness::{AssetFreshness, evaluate_all};
 use strata_engine::automation::{TickMode, TickOutcome, run_tick};
 use strata_engine::executor::{Clock, Executor};
 use strata_engine::instance::Instance;
+use strata_storage::records::{EvaluationRecord, TickRecord};
 
 use crate::cli::{AutomationAction, FreshnessArgs};
 use crate::commands::materialize::{execute, labels};
@@ -119,15 +120,7 @@ fn tick(
             let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
             for run in &outcome.runs {
                 let labels = labels(&run.request.steps, &keyspaces);
-                let report = execute(
-                    &executor,
-                    run.request.clone(),
-                    &labels,
-                    Arc::clone(&clock),
-                    as_json,
-                    None,
-                )
-                .await?;
+                let report = execute(&executor, run.request.clone(), &labels, as_json).await?;
                 failed |= report.failed() > 0;
                 runs.push(json!({
                     "run_id": report.run_id,
@@ -200,6 +193,20 @@ fn print_tick(outcome: &TickOutcome) {
     }
 }
 
+/// A stored tick as JSON (the CLI's `automation ticks --json` and the API's ticks).
+pub(crate) fn tick_record_json(t: &TickRecord) -> Value {
+    json!({
+        "tick": t.tick,
+        "now": time(t.now),
+        "duration_ms": t.duration_ms,
+        "evaluated": t.evaluated,
+        "skipped": t.skipped,
+        "requested": serde_json::from_str::<Value>(&t.requested).unwrap_or(Value::Null),
+        "runs": serde_json::from_str::<Value>(&t.runs).unwrap_or(Value::Null),
+        "launched": t.launched,
+    })
+}
+
 fn ticks(
     repository: &Repository,
     root: &Path,
@@ -211,21 +218,7 @@ fn ticks(
         .block_on(instance.storage.ticks(limit))
         .map_err(CliError::internal)?;
     if as_json {
-        let list: Vec<Value> = ticks
-            .iter()
-            .map(|t| {
-                json!({
-                    "tick": t.tick,
-                    "now": time(t.now),
-                    "duration_ms": t.duration_ms,
-                    "evaluated": t.evaluated,
-                    "skipped": t.skipped,
-                    "requested": serde_json::from_str::<Value>(&t.requested).unwrap_or(Value::Null),
-                    "runs": serde_json::from_str::<Value>(&t.runs).unwrap_or(Value::Null),
-                    "launched": t.launched,
-                })
-            })
-            .collect();
+        let list: Vec<Value> = ticks.iter().map(tick_record_json).collect();
         print_json(&list)?;
         return Ok(Outcome::Ok);
     }
@@ -304,15 +297,13 @@ fn why(
         root: &asset.key,
     };
     if as_json {
-        print_json(&json!({
-            "asset": asset.key.to_string(),
-            "condition": automation.source,
-            "tick": record.tick,
-            "now": time(record.now),
-            "partition": partition,
-            "requested": view.keys(&asset.key, &explanation.true_subset),
-            "explanation": view.json(&explanation, None),
-        }))?;
+        print_json(&why_json(
+            &view,
+            &automation.source,
+            &record,
+            partition,
+            &explanation,
+        ))?;
         return Ok(Outcome::Ok);
     }
     let requested = view.describe(&asset.key, &explanation.true_subset);
@@ -342,15 +333,36 @@ fn why(
     Ok(Outcome::Ok)
 }
 
+/// An asset's explanation at a tick as JSON (`automation why --json` and the API).
+pub(crate) fn why_json(
+    view: &View<'_, '_>,
+    condition: &str,
+    record: &EvaluationRecord,
+    partition: Option<&str>,
+    explanation: &Explanation,
+) -> Value {
+    json!({
+        "asset": view.root.to_string(),
+        "condition": condition,
+        "tick": record.tick,
+        "now": time(record.now),
+        "partition": partition,
+        "requested": view.keys(view.root, &explanation.true_subset),
+        "explanation": view.json(explanation, None),
+    })
+}
+
 /// A stored subset as a set, for its operations.
 fn set(subset: &Subset) -> PartitionSubset {
     subset.to_subset(false)
 }
 
 /// Renders explanations against the keyspaces of the tick.
-struct View<'v, 'k> {
-    keyspaces: &'v BTreeMap<AssetKey, Keyspace<'k>>,
-    root: &'v AssetKey,
+pub(crate) struct View<'v, 'k> {
+    /// The keyspaces at the tick.
+    pub(crate) keyspaces: &'v BTreeMap<AssetKey, Keyspace<'k>>,
+    /// The asset explained.
+    pub(crate) root: &'v AssetKey,
 }
 
 impl View<'_, '_> {
@@ -525,7 +537,8 @@ fn meaning(label: &str) -> &'static str {
     }
 }
 
-fn freshness_json(f: &AssetFreshness) -> Value {
+/// One asset's freshness as JSON (`strata freshness --json` and the API).
+pub(crate) fn freshness_json(f: &AssetFreshness) -> Value {
     json!({
         "asset": f.asset.to_string(),
         "state": f.status.state.as_str(),
@@ -626,7 +639,9 @@ pub(crate) fn daemon(repository: Repository, root: &Path) -> Result<Outcome, Cli
             "daemon: ticking every {} (Ctrl-C stops)",
             strata_core::duration::format_duration(repository.project().daemon.tick_interval)
         );
-        daemon::run(instance, repository, clock, stopped, |result| match result {
+        let repository = Arc::clone(&repository);
+        let definitions = move || Arc::clone(&repository);
+        daemon::run(instance, definitions, clock, stopped, |result| match result {
             Ok(outcome) => {
                 let requested: usize = outcome.requested.len();
                 eprintln!(

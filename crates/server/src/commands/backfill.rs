@@ -4,29 +4,23 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::Keyspace;
 use strata_core::plan::{Target, backfill_targets, plan_steps};
-use strata_engine::StepOutcome;
-use strata_engine::backfill::{self, BackfillLease};
-use strata_engine::executor::{Clock, Executor, RunRequest, new_run_id};
+use strata_engine::backfill::{self, BackfillLease, JobEnd};
+use strata_engine::executor::{Clock, Executor, cancel_pair};
 use strata_engine::instance::Instance;
 use strata_storage::event::{BackfillStatus, Event};
 use strata_storage::records::{BackfillRecord, RunStatus};
-use tokio::sync::mpsc;
 
-use super::materialize::{self, describe_partitions, labels, print_plan, summarize};
+use super::materialize::{self, Watch, describe_partitions, labels, print_plan, summarize};
 use super::runs::time;
 use crate::cli::{BackfillsAction, BackfillsArgs, MaterializeArgs};
 use crate::commands::{print_json, select};
 use crate::{CliError, Outcome, clock};
-
-/// How often a running backfill records its progress.
-const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `strata backfill SELECTION …`: records the request, then runs it.
 pub(crate) fn create(
@@ -71,22 +65,20 @@ pub(crate) fn create(
             }
             return Ok(Outcome::Ok);
         }
-        let backfill_id = new_run_id();
-        let requested = backfill::partition_count(&targets);
-        instance
-            .storage
-            .append(
-                clock(),
-                vec![Event::BackfillCreated {
-                    backfill_id: backfill_id.clone(),
-                    selection: args.selection.clone(),
-                    partitions: partitions.trim().to_string(),
-                    requested,
-                    targets: backfill::records(&targets, &keyspaces),
-                }],
-            )
-            .await
-            .map_err(CliError::internal)?;
+        let executor = Executor::new(
+            instance.clone(),
+            Arc::clone(&repository),
+            Arc::clone(&clock),
+        );
+        let (backfill_id, requested) = backfill::create(
+            &executor,
+            &args.selection,
+            &partitions,
+            &targets,
+            &keyspaces,
+        )
+        .await
+        .map_err(CliError::internal)?;
         if !args.output.json {
             eprintln!(
                 "backfill {backfill_id}: {requested} partition{} of {} asset{} \
@@ -97,10 +89,8 @@ pub(crate) fn create(
             );
         }
         let job = Job {
-            instance: &instance,
-            repository: &repository,
+            executor: &executor,
             keyspaces: &keyspaces,
-            clock,
             backfill_id: &backfill_id,
             requested,
             concurrency: args.concurrency,
@@ -236,11 +226,10 @@ async fn resume(
                 backfill::partition_count(&remaining)
             );
         }
+        let executor = Executor::new(instance.clone(), Arc::clone(repository), Arc::clone(&clock));
         let job = Job {
-            instance,
-            repository,
+            executor: &executor,
             keyspaces: &keyspaces,
-            clock: Arc::clone(&clock),
             backfill_id,
             requested: record.requested,
             concurrency,
@@ -253,12 +242,10 @@ async fn resume(
     outcome
 }
 
-/// One execution of a backfill's remaining partitions, as one run.
+/// One execution of a backfill's remaining partitions, as one run, watched from the terminal.
 struct Job<'a> {
-    instance: &'a Instance,
-    repository: &'a Arc<Repository>,
+    executor: &'a Executor,
     keyspaces: &'a BTreeMap<AssetKey, Keyspace<'a>>,
-    clock: Clock,
     backfill_id: &'a str,
     requested: u64,
     concurrency: Option<u32>,
@@ -266,134 +253,55 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Runs `remaining` (one partition per step, or a range per step for single-run assets),
-    /// records progress as it goes, and the end: completed, failed — or nothing, when it was
-    /// canceled by `backfills cancel` (already recorded) or interrupted here (resumable).
+    /// Runs `remaining` (one partition per step, or a range per step for single-run assets)
+    /// and reports how it ended.
     async fn run(
         &self,
         remaining: BTreeMap<AssetKey, Target>,
         done_before: u64,
     ) -> Result<Outcome, CliError> {
-        let storage = Arc::clone(&self.instance.storage);
-        let id = self.backfill_id.to_string();
-        let steps = plan_steps(
-            self.repository,
-            &backfill_targets(self.repository, remaining),
-            self.keyspaces,
-        );
-        if steps.is_empty() {
-            let status = self.finish(Some(BackfillStatus::Completed)).await?;
-            return self.report(status, None, &[], done_before, 0);
-        }
+        let steps = backfill::steps(self.executor.repository(), remaining, self.keyspaces);
         let labels = labels(&steps, self.keyspaces);
-        let sizes: Vec<u64> = steps
-            .iter()
-            .map(|s| s.partitions.as_ref().map_or(1, |p| p.count()))
-            .collect();
-        let (tap, mut finished) = mpsc::unbounded_channel::<(usize, StepOutcome)>();
-        let progress = {
-            let (storage, clock, id) = (Arc::clone(&storage), Arc::clone(&self.clock), id.clone());
-            tokio::spawn(async move {
-                let (mut completed, mut failed) = (done_before, 0u64);
-                let mut recorded = Instant::now();
-                let record = |completed, failed| Event::BackfillProgressed {
-                    backfill_id: id.clone(),
-                    completed,
-                    failed,
-                };
-                while let Some((step, outcome)) = finished.recv().await {
-                    match outcome {
-                        StepOutcome::Succeeded { .. } => completed += sizes[step],
-                        StepOutcome::Failed { .. } | StepOutcome::Skipped { .. } => {
-                            failed += sizes[step]
-                        }
-                        StepOutcome::Canceled => {}
-                    }
-                    if recorded.elapsed() >= PROGRESS_EVERY {
-                        recorded = Instant::now();
-                        let _ = storage
-                            .append(clock(), vec![record(completed, failed)])
-                            .await;
-                    }
-                }
-                let _ = storage
-                    .append(clock(), vec![record(completed, failed)])
-                    .await;
-                (completed, failed)
-            })
-        };
-        let executor = Executor::new(
-            self.instance.clone(),
-            Arc::clone(self.repository),
-            Arc::clone(&self.clock),
-        );
-        let request = RunRequest {
-            run_id: new_run_id(),
-            description: format!("backfill {id}"),
-            backfill_id: Some(id.clone()),
+        let job = backfill::Job {
+            executor: self.executor.clone(),
+            backfill_id: self.backfill_id.to_string(),
             steps,
+            done_before,
             concurrency: self.concurrency.map(|c| c as usize),
-            tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
+            launched_by: "cli",
         };
-        let report = materialize::execute(
-            &executor,
-            request,
-            &labels,
-            Arc::clone(&self.clock),
-            self.as_json,
-            Some(tap),
-        )
-        .await?;
-        let (completed, failed) = progress.await.map_err(CliError::internal)?;
-        let ended = match report.status {
-            RunStatus::Succeeded => Some(BackfillStatus::Completed),
-            RunStatus::Failed => Some(BackfillStatus::Failed),
-            _ => None,
-        };
-        let status = self.finish(ended).await?;
-        if !self.as_json {
-            summarize(&report, &labels, false)?;
-        }
-        self.report(status, Some(&report), &labels, completed, failed)
-    }
-
-    /// Records how the backfill ended (`None`: it did not, it was interrupted here), unless it
-    /// already ended (canceled meanwhile). Returns its status now.
-    async fn finish(&self, ended: Option<BackfillStatus>) -> Result<BackfillStatus, CliError> {
-        let storage = &self.instance.storage;
-        let current = storage
-            .backfill(self.backfill_id)
-            .await
-            .map_err(CliError::internal)?
-            .map_or(BackfillStatus::Requested, |b| b.status);
-        if current == BackfillStatus::Requested
-            && let Some(status) = ended
-        {
-            storage
-                .append(
-                    (self.clock)(),
-                    vec![Event::BackfillFinished {
-                        backfill_id: self.backfill_id.to_string(),
-                        status,
-                    }],
-                )
+        let request = job.request();
+        let end = if request.steps.is_empty() {
+            let (cancel, _) = cancel_pair();
+            job.execute(request, cancel, None).await
+        } else {
+            self.executor
+                .queue(&request)
                 .await
                 .map_err(CliError::internal)?;
-            return Ok(status);
+            let watch = Watch::start(self.executor, &request, &labels, self.as_json);
+            let end = job
+                .execute(request, watch.cancel.clone(), Some(watch.progress.clone()))
+                .await;
+            watch.finish().await;
+            end
         }
-        Ok(current)
+        .map_err(CliError::internal)?;
+        if let Some(report) = &end.run
+            && !self.as_json
+        {
+            summarize(report, &labels, false)?;
+        }
+        self.report(&end, &labels)
     }
 
-    fn report(
-        &self,
-        status: BackfillStatus,
-        run: Option<&strata_engine::executor::RunReport>,
-        labels: &[String],
-        completed: u64,
-        failed: u64,
-    ) -> Result<Outcome, CliError> {
+    fn report(&self, end: &JobEnd, labels: &[String]) -> Result<Outcome, CliError> {
         let id = self.backfill_id;
-        let ok = run.is_none_or(|r| r.status == RunStatus::Succeeded);
+        let (status, completed, failed) = (end.status, end.completed, end.failed);
+        let ok = end
+            .run
+            .as_ref()
+            .is_none_or(|r| r.status == RunStatus::Succeeded);
         if self.as_json {
             print_json(&json!({
                 "backfill_id": id,
@@ -401,7 +309,7 @@ impl Job<'_> {
                 "requested": self.requested,
                 "completed": completed,
                 "failed": failed,
-                "run": run.map(|r| materialize::report_json(r, labels)),
+                "run": end.run.as_ref().map(|r| materialize::report_json(r, labels)),
             }))?;
         } else if status == BackfillStatus::Requested {
             println!(

@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
-use strata_core::partitions::{Keyspace, PartitionSubset};
-use strata_core::plan::{PlannedStep, RangeTarget, Target, plan_steps, resolve_range};
-use strata_core::staleness::StaleMap;
+use strata_core::partitions::Keyspace;
+use strata_core::plan::{PlannedStep, Target, plan_steps};
 use strata_engine::StepOutcome;
 use strata_engine::executor::{
-    Clock, Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id,
+    CancelHandle, Executor, Progress, RunReport, RunRequest, cancel_pair, new_run_id,
 };
 use strata_engine::instance::Instance;
-use strata_engine::staleness::stale_report;
+use strata_engine::request::{PartitionSet, RequestError, resolve_targets};
 use strata_storage::event::Event;
 use tokio::sync::mpsc;
 
@@ -70,7 +69,7 @@ pub(crate) fn run(
             concurrency: args.concurrency.map(|c| c as usize),
             tags: BTreeMap::from([("launched_by".to_string(), "cli".to_string())]),
         };
-        let report = execute(&executor, request, &labels, clock, args.output.json, None).await?;
+        let report = execute(&executor, request, &labels, args.output.json).await?;
         summarize(&report, &labels, args.output.json)
     })
 }
@@ -94,92 +93,43 @@ pub(crate) async fn targets(
     choice: &PartitionArgs,
     keyspaces: &BTreeMap<AssetKey, Keyspace<'_>>,
 ) -> Result<BTreeMap<AssetKey, Target>, CliError> {
-    let storage = instance.storage.as_ref();
-    let stale: Option<BTreeMap<AssetKey, StaleMap>> = if choice.stale {
-        Some(
-            stale_report(instance, repository, keyspaces)
-                .await
-                .map_err(CliError::internal)?,
-        )
+    resolve_targets(
+        repository,
+        instance,
+        keys,
+        &partition_set(choice),
+        None,
+        keyspaces,
+    )
+    .await
+    .map_err(|e| match e {
+        RequestError::Invalid(message) => CliError::Usage(message),
+        RequestError::Unspecified(key) => CliError::Usage(format!(
+            "{key} is partitioned: choose partitions with --partition KEY, --from A --to B, \
+             --missing, --failed or --stale"
+        )),
+        RequestError::Internal(message) => CliError::Internal(message),
+    })
+}
+
+/// The partition set the flags name.
+fn partition_set(choice: &PartitionArgs) -> PartitionSet {
+    if let Some(p) = &choice.partition {
+        PartitionSet::Keys(vec![p.clone()])
+    } else if let (Some(from), Some(to)) = (&choice.from, &choice.to) {
+        PartitionSet::Range {
+            from: from.clone(),
+            to: to.clone(),
+        }
+    } else if choice.missing {
+        PartitionSet::Missing
+    } else if choice.failed {
+        PartitionSet::Failed
+    } else if choice.stale {
+        PartitionSet::Stale
     } else {
-        None
-    };
-    let stale = stale.as_ref();
-    let mut targets = BTreeMap::new();
-    let partitioned: Vec<&AssetKey> = keys.iter().filter(|k| keyspaces.contains_key(*k)).collect();
-    let ranges = match (&choice.from, &choice.to) {
-        (Some(from), Some(to)) => {
-            let range_targets: Vec<RangeTarget<'_, '_>> = partitioned
-                .iter()
-                .filter_map(|key| {
-                    Some(RangeTarget {
-                        key,
-                        definition: repository.asset(key)?.partitions_definition()?,
-                        keyspace: keyspaces.get(*key)?,
-                    })
-                })
-                .collect();
-            resolve_range(&range_targets, from, to).map_err(|e| CliError::Usage(e.to_string()))?
-        }
-        _ => BTreeMap::new(),
-    };
-    for key in keys {
-        let Some(keyspace) = keyspaces.get(key) else {
-            let include = if let Some(stale) = stale {
-                stale.get(key).is_some_and(|m| m.contains_key(&None))
-            } else if choice.missing || choice.failed {
-                let status = storage
-                    .unpartitioned_status(key)
-                    .await
-                    .map_err(CliError::internal)?;
-                (choice.missing && !status.missing().is_empty())
-                    || (choice.failed && !status.failed.is_empty())
-            } else {
-                true
-            };
-            if include {
-                targets.insert(key.clone(), Target::Unpartitioned);
-            }
-            continue;
-        };
-        let subset = if let Some(partition) = &choice.partition {
-            let index = keyspace.index_of(partition).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "--partition `{partition}` is not a partition of {key}; `strata partitions {key}` lists them"
-                ))
-            })?;
-            PartitionSubset::from_range(index..index + 1)
-        } else if let Some(subset) = ranges.get(key) {
-            subset.clone()
-        } else if let Some(stale) = stale {
-            PartitionSubset::from_indices(
-                stale
-                    .get(key)
-                    .into_iter()
-                    .flat_map(|m| m.keys())
-                    .filter_map(|k| keyspace.index_of(k.as_deref()?)),
-            )
-        } else if choice.missing || choice.failed {
-            let status = storage
-                .partition_status(key, keyspace)
-                .await
-                .map_err(CliError::internal)?;
-            if choice.missing {
-                status.missing()
-            } else {
-                status.failed
-            }
-        } else {
-            return Err(CliError::Usage(format!(
-                "{key} is partitioned: choose partitions with --partition KEY, --from A --to B, \
-                 --missing, --failed or --stale"
-            )));
-        };
-        if !subset.is_empty() {
-            targets.insert(key.clone(), Target::EachPartition(subset));
-        }
+        PartitionSet::Unspecified
     }
-    Ok(targets)
 }
 
 fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
@@ -188,19 +138,7 @@ fn describe_request(selection: &str, choice: &PartitionArgs) -> String {
 
 /// The partition set as the user chose it, with a leading space (empty when none was chosen).
 pub(crate) fn describe_partitions(choice: &PartitionArgs) -> String {
-    if let Some(p) = &choice.partition {
-        format!(" partition {p}")
-    } else if let (Some(from), Some(to)) = (&choice.from, &choice.to) {
-        format!(" from {from} to {to}")
-    } else if choice.missing {
-        " missing".to_string()
-    } else if choice.failed {
-        " failed".to_string()
-    } else if choice.stale {
-        " stale".to_string()
-    } else {
-        String::new()
-    }
+    partition_set(choice).describe()
 }
 
 pub(crate) fn print_plan(
@@ -234,55 +172,81 @@ pub(crate) fn print_plan(
     Ok(Outcome::Ok)
 }
 
-/// Executes a run with Ctrl-C handling and a progress display; `tap` receives every finished
-/// step's index and outcome too.
+/// Queues and executes a run with Ctrl-C handling and a progress display.
 pub(crate) async fn execute(
     executor: &Executor,
     request: RunRequest,
     labels: &[String],
-    clock: Clock,
     as_json: bool,
-    tap: Option<mpsc::UnboundedSender<(usize, StepOutcome)>>,
 ) -> Result<RunReport, CliError> {
     executor.queue(&request).await.map_err(CliError::internal)?;
-    let run_id = request.run_id.clone();
-    let total = request.steps.len();
-    let (cancel, _) = cancel_pair();
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let storage = Arc::clone(&executor.instance().storage);
-    let interrupt = {
-        let cancel = cancel.clone();
-        let run_id = run_id.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: canceling the run (steps in flight are stopped)");
-                let _ = storage
-                    .append(clock(), vec![Event::RunCancelRequested { run_id }])
-                    .await;
-                cancel.cancel();
-            }
-        })
-    };
-    if !as_json {
-        eprintln!(
-            "run {run_id}: {total} step{}",
-            if total == 1 { "" } else { "s" }
-        );
-    }
-    let display = tokio::spawn(show_progress(
-        receiver,
-        labels.to_vec(),
-        total,
-        !as_json,
-        tap,
-    ));
+    let watch = Watch::start(executor, &request, labels, as_json);
     let report = executor
-        .execute(request, cancel, Some(sender))
+        .execute(request, watch.cancel.clone(), Some(watch.progress.clone()))
         .await
         .map_err(CliError::internal)?;
-    interrupt.abort();
-    let _ = display.await;
+    watch.finish().await;
     Ok(report)
+}
+
+/// A run watched from the terminal: Ctrl-C cancels it, a progress display follows it.
+pub(crate) struct Watch {
+    /// Cancels the run (Ctrl-C does).
+    pub(crate) cancel: CancelHandle,
+    /// Where the executor reports progress.
+    pub(crate) progress: mpsc::UnboundedSender<Progress>,
+    interrupt: tokio::task::JoinHandle<()>,
+    display: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    /// Starts watching the queued `request`.
+    pub(crate) fn start(
+        executor: &Executor,
+        request: &RunRequest,
+        labels: &[String],
+        as_json: bool,
+    ) -> Self {
+        let run_id = request.run_id.clone();
+        let total = request.steps.len();
+        let (cancel, _) = cancel_pair();
+        let (progress, receiver) = mpsc::unbounded_channel();
+        let storage = Arc::clone(&executor.instance().storage);
+        let clock = executor.clock();
+        let interrupt = {
+            let cancel = cancel.clone();
+            let run_id = run_id.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("\ninterrupted: canceling the run (steps in flight are stopped)");
+                    let _ = storage
+                        .append(clock(), vec![Event::RunCancelRequested { run_id }])
+                        .await;
+                    cancel.cancel();
+                }
+            })
+        };
+        if !as_json {
+            eprintln!(
+                "run {run_id}: {total} step{}",
+                if total == 1 { "" } else { "s" }
+            );
+        }
+        let display = tokio::spawn(show_progress(receiver, labels.to_vec(), total, !as_json));
+        Self {
+            cancel,
+            progress,
+            interrupt,
+            display,
+        }
+    }
+
+    /// Stops watching once the run ended (the display drains what is left).
+    pub(crate) async fn finish(self) {
+        self.interrupt.abort();
+        drop(self.progress);
+        let _ = self.display.await;
+    }
 }
 
 /// Counts and ETA on a terminal (redrawn in place on stderr); plain lines otherwise.
@@ -291,7 +255,6 @@ async fn show_progress(
     labels: Vec<String>,
     total: usize,
     enabled: bool,
-    tap: Option<mpsc::UnboundedSender<(usize, StepOutcome)>>,
 ) {
     let terminal = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -302,9 +265,6 @@ async fn show_progress(
             continue;
         };
         done += 1;
-        if let Some(tap) = &tap {
-            let _ = tap.send((step, outcome.clone()));
-        }
         let verdict = match &outcome {
             StepOutcome::Succeeded { .. } => {
                 ok += 1;

@@ -1,7 +1,7 @@
 //! One module per subcommand; each takes typed arguments and a loaded repository.
 
 mod assets;
-mod automation;
+pub(crate) mod automation;
 mod backfill;
 mod check;
 mod gc;
@@ -15,6 +15,8 @@ mod status;
 
 use std::io::Write;
 
+pub(crate) use check::print_diagnostics;
+
 use strata_core::model::Repository;
 
 use crate::cli::{Cli, Command};
@@ -23,6 +25,9 @@ use crate::{CliError, Outcome};
 
 /// Runs the parsed command line.
 pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
+    if let Command::Serve { bind } = &cli.command {
+        return crate::serve::run(&cli.repo, bind.as_deref());
+    }
     let loaded = repository::load(&cli.repo)?;
     if let Command::Check(output) = &cli.command {
         return check::run(&loaded, output.json);
@@ -40,7 +45,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         }
     };
     match cli.command {
-        Command::Check(_) => unreachable!("handled above"),
+        Command::Check(_) | Command::Serve { .. } => unreachable!("handled above"),
         Command::Assets { selection, output } => {
             assets::run(&repository, selection.as_deref(), output.json)
         }

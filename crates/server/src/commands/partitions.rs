@@ -315,15 +315,7 @@ fn summarize(keys: &[String]) -> String {
 
 /// An instant in RFC 3339 with the offset of the definition's (time dimension's) zone.
 fn rfc3339(def: &PartitionsDefinition, t: i64) -> String {
-    let tz = def
-        .as_time_window()
-        .or_else(|| {
-            def.dimensions()?
-                .iter()
-                .find_map(|(_, d)| d.as_time_window())
-        })
-        .map(|d| d.tz())
-        .unwrap_or(chrono_tz::UTC);
+    let tz = def.time_zone().unwrap_or(chrono_tz::UTC);
     strata_core::partitions::time_window::instant(t)
         .with_timezone(&tz)
         .to_rfc3339()
