@@ -1,5 +1,6 @@
 //! End-to-end tests that drive the real `strata` binary on real repositories.
 
+mod api;
 mod automation;
 mod backfill;
 mod cli;

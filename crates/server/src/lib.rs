@@ -1,6 +1,7 @@
-//! Strata's command line, as a library: `strata` is [`run`] with nothing registered, and a
-//! binary that embeds Strata registers its own Rust functions and IO managers
-//! ([`Extensions`]) and hands over to the same entry point.
+//! Strata's command line and server, as a library: `strata` is [`run`] with nothing
+//! registered, and a binary that embeds Strata registers its own Rust functions and IO
+//! managers ([`Extensions`]) and hands over to the same entry point. [`api::app`] is the HTTP
+//! interface `strata serve` runs ([`serve`]), usable without a socket.
 //!
 //! ```ignore
 //! use strata_server::{Extensions, RustContext};
@@ -16,10 +17,12 @@
 //! errors), 2 usage or internal error. Output to a closed pipe (`strata partitions … | head`)
 //! ends the program quietly.
 
+pub mod api;
 mod cli;
 mod clock;
 mod commands;
 mod repository;
+pub mod serve;
 mod telemetry;
 
 use std::io::Write;
@@ -39,9 +42,10 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// Errors that end a command: the user's (usage) or ours (internal); both exit 2.
+/// Errors that end a command (or keep `strata serve` from starting): the user's (usage) or
+/// ours (internal); both exit 2.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CliError {
+pub enum CliError {
     /// The caller asked for something that cannot be done; the message says how to fix it.
     #[error("{0}")]
     Usage(String),
