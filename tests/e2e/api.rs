@@ -697,4 +697,72 @@ fn serve_runs_a_backfill_followed_over_sse_and_counts_it_in_metrics() {
     assert_eq!(unknown.status().as_u16(), 404);
     let body = read(unknown);
     assert_eq!(body["code"], "no_route");
+    let ticks = read(
+        client
+            .get(format!("{}/api/v1/automation/ticks", server.url))
+            .send()
+            .unwrap(),
+    );
+    assert!(
+        !ticks["ticks"].as_array().unwrap().is_empty(),
+        "the daemon ticks inside the server: {ticks}"
+    );
+
+    // SIGTERM stops it cleanly, and it gives the daemon's lease back: a tick can run at once.
+    let mut server = server;
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+    let tick = crate::strata(dir.path(), &["automation", "tick", "--no-launch", "--json"]);
+    assert!(
+        tick.status.success(),
+        "the lease was released: {}",
+        crate::stderr(&tick)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_reload_atomically_and_a_broken_repository_keeps_the_old_ones() {
+    let dir = example();
+    let (_state, app) = example_app(dir.path()).await;
+    let count = |assets: &Value| assets["assets"].as_array().unwrap().len();
+    let before = count(&get(&app, "/api/v1/assets").await);
+
+    let new_asset = dir.path().join("assets/flights/busiest_days.sql");
+    std::fs::write(
+        &new_asset,
+        "SELECT flight_date, sum(flights) AS flights FROM flights.daily_delays GROUP BY 1\n",
+    )
+    .unwrap();
+    let (status, reload) = call(&app, "POST", "/api/v1/reload", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reload["loaded"], true, "{reload}");
+    assert_eq!(count(&get(&app, "/api/v1/assets").await), before + 1);
+    assert_eq!(get(&app, "/api/v1/assets/flights/busiest_days").await["kind"], "sql");
+
+    std::fs::write(&new_asset, "/*---\nautomation = \"eagerly\"\n---*/\nSELECT 1\n").unwrap();
+    let (_, reload) = call(&app, "POST", "/api/v1/reload", None).await;
+    assert_eq!(reload["loaded"], false, "{reload}");
+    let location = reload["errors"][0]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with("assets/flights/busiest_days.sql:2:"),
+        "errors point at file:line:col: {reload}"
+    );
+    assert_eq!(
+        count(&get(&app, "/api/v1/assets").await),
+        before + 1,
+        "the previous definitions stay in service"
+    );
+    let health = get(&app, "/api/v1/health").await;
+    assert_eq!(health["errors"][0]["location"], location, "{health}");
+
+    std::fs::remove_file(&new_asset).unwrap();
+    let (_, reload) = call(&app, "POST", "/api/v1/reload", None).await;
+    assert_eq!(reload["loaded"], true);
+    assert_eq!(count(&get(&app, "/api/v1/assets").await), before);
+    assert_eq!(get(&app, "/api/v1/health").await["errors"], json!([]));
 }
