@@ -742,9 +742,16 @@ async fn definitions_reload_atomically_and_a_broken_repository_keeps_the_old_one
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reload["loaded"], true, "{reload}");
     assert_eq!(count(&get(&app, "/api/v1/assets").await), before + 1);
-    assert_eq!(get(&app, "/api/v1/assets/flights/busiest_days").await["kind"], "sql");
+    assert_eq!(
+        get(&app, "/api/v1/assets/flights/busiest_days").await["kind"],
+        "sql"
+    );
 
-    std::fs::write(&new_asset, "/*---\nautomation = \"eagerly\"\n---*/\nSELECT 1\n").unwrap();
+    std::fs::write(
+        &new_asset,
+        "/*---\nautomation = \"eagerly\"\n---*/\nSELECT 1\n",
+    )
+    .unwrap();
     let (_, reload) = call(&app, "POST", "/api/v1/reload", None).await;
     assert_eq!(reload["loaded"], false, "{reload}");
     let location = reload["errors"][0]["location"].as_str().unwrap();

@@ -58,6 +58,41 @@ fn materialized(dir: &Path, asset: &str) -> Vec<String> {
 }
 
 #[test]
+fn a_tick_interrupted_half_way_loses_no_update() {
+    for failpoint in ["automation.before_record", "storage.tick_before_commit"] {
+        let dir = example();
+        let dir = dir.path();
+        // The first tick observes the source; the next one requests the new day. Crash it
+        // after it evaluated (and, the second time, inside the transaction storing it).
+        tick(dir, "2013-01-02T12:00:00-05:00");
+        let now = "2013-01-02T12:10:00-05:00";
+        let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(["automation", "tick", "--now", now, "--no-launch", "--json"])
+            .current_dir(dir)
+            .env("STRATA_FAILPOINTS", format!("{failpoint}=abort"))
+            .output()
+            .unwrap();
+        assert!(
+            !crashed.status.success(),
+            "{failpoint}: the tick was killed"
+        );
+        // Nothing of it was stored: the next tick reads the same events and requests the same.
+        let ticks = json(&strata(dir, &["automation", "ticks", "--json"]));
+        assert_eq!(ticks.as_array().unwrap().len(), 1, "{failpoint}: {ticks}");
+        let output = strata(
+            dir,
+            &["automation", "tick", "--now", now, "--no-launch", "--json"],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            requested(&json(&output)).contains(&"raw/flights 2013-01-01".to_string()),
+            "{failpoint}: the update is not lost: {}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
 fn the_example_stepped_day_by_day_keeps_eager_assets_up_to_date() {
     let dir = example();
     let dir = dir.path();

@@ -8,6 +8,7 @@
 //!   `strata.toml`.
 //! - [`commit`]: the commit protocol: write a partition under an immutable path, then record
 //!   one Materialization event — the one commit.
+//! - [`lease`]: who holds a storage lease, and whether that process still exists.
 //! - [`backfill`]: persistent backfills: the recorded request, what of it is done, and the
 //!   lease of the process running it.
 //! - [`extensions`]: the Rust API — functions and IO managers a binary registers.
@@ -29,6 +30,7 @@ pub mod executor;
 pub mod extensions;
 pub mod gc;
 pub mod instance;
+pub mod lease;
 pub mod protocol;
 pub mod request;
 pub mod sql_session;

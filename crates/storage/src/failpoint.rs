@@ -13,7 +13,8 @@
 //! entries are separated by `;`. The boundaries: `commit.after_stage`, `commit.before_event`,
 //! `storage.after_event_insert` and `storage.before_commit` (inside the append transaction,
 //! between the event and its index updates), `commit.after_event`, `gc.before_delete`,
-//! `gc.after_delete`.
+//! `gc.after_delete`, `automation.before_record` (a tick evaluated, nothing stored) and
+//! `storage.tick_before_commit` (inside the transaction storing a tick).
 
 /// Stops or crashes the process here if the environment arms the failpoint `name`.
 #[cfg(any(debug_assertions, feature = "failpoints"))]

@@ -18,22 +18,23 @@ use crate::instance::Instance;
 /// The lease one ticking process holds.
 pub const LEASE: &str = "automation";
 
-/// A process-unique lease holder, `<pid>:<uuid>`: the pid says which process holds it.
-pub fn holder() -> String {
-    format!("{}:{}", std::process::id(), uuid::Uuid::now_v7().simple())
-}
+pub use crate::lease::holder;
 
-/// Takes the automation lease for `ttl`, or says who holds it.
+/// Takes the automation lease for `ttl`, or says who holds it. A lease left by a process of
+/// this machine that no longer exists (a tick killed half-way) is taken over at once.
 pub async fn take_lease(
     instance: &Instance,
     holder: &str,
     now_ms: i64,
     ttl: Duration,
 ) -> Result<(), AutomationError> {
-    let lease = instance
-        .storage
-        .acquire_lease(LEASE, holder, now_ms, ttl.as_millis() as i64)
-        .await?;
+    let storage = &instance.storage;
+    let ttl_ms = ttl.as_millis() as i64;
+    let mut lease = storage.acquire_lease(LEASE, holder, now_ms, ttl_ms).await?;
+    if lease.holder != holder && crate::lease::holder_is_gone(&lease.holder) {
+        storage.release_lease(LEASE, &lease.holder).await?;
+        lease = storage.acquire_lease(LEASE, holder, now_ms, ttl_ms).await?;
+    }
     if lease.holder == holder {
         Ok(())
     } else {

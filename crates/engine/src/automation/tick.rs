@@ -240,6 +240,7 @@ pub async fn run_tick(
             evaluations,
             state: serde_json::to_string(&next).expect("state serializes"),
         };
+        crate::failpoint::hit("automation.before_record");
         tick_number = Some(storage.record_tick(tick).await?);
         if let Some(number) = tick_number {
             for run in &mut planned {

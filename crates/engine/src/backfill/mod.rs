@@ -287,13 +287,13 @@ impl BackfillLease {
         clock: crate::executor::Clock,
     ) -> Result<Self, LeaseError> {
         let name = format!("backfill:{backfill_id}");
-        let holder = format!("{}@{}", std::process::id(), host_name());
+        let holder = crate::lease::holder();
         let ttl = LEASE_TTL.as_millis() as i64;
         let mut lease = storage
             .acquire_lease(&name, &holder, clock(), ttl)
             .await
             .map_err(LeaseError::Storage)?;
-        if lease.holder != holder && holder_is_gone(&lease.holder) {
+        if lease.holder != holder && crate::lease::holder_is_gone(&lease.holder) {
             storage
                 .release_lease(&name, &lease.holder)
                 .await
@@ -333,23 +333,4 @@ impl BackfillLease {
         self.renewal.abort();
         let _ = self.storage.release_lease(&self.name, &self.holder).await;
     }
-}
-
-/// This machine's name, to tell its processes from other machines'.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
-}
-
-/// Whether `holder` (`pid@host`) is a process of this machine that no longer exists.
-fn holder_is_gone(holder: &str) -> bool {
-    let Some((pid, host)) = holder.split_once('@') else {
-        return false;
-    };
-    host == host_name()
-        && pid.parse::<u32>().is_ok()
-        && std::path::Path::new("/proc/self").exists()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -52,6 +52,7 @@ pub(crate) fn record_tick(conn: &mut Connection, tick: &NewTick) -> Result<i64, 
         params![id, tick.cursor, tick.state],
     )
     .map_err(backend)?;
+    crate::failpoint::hit("storage.tick_before_commit");
     tx.commit().map_err(backend)?;
     Ok(id)
 }
