@@ -183,6 +183,40 @@ async fn every_endpoint_answers_on_the_example() {
         json!([{"first": "2013-01-01", "last": "2013-01-07"}])
     );
 
+    // Two dimensions: a range of days × some origins.
+    let (status, grid) = call(
+        &app,
+        "POST",
+        "/api/v1/backfills",
+        Some(
+            r#"{"selection": "flights/origin_daily", "partitions": {"kind": "range",
+                "from": "2013-01-01", "to": "2013-01-02"}, "dimension_keys": ["JFK"],
+                "dry_run": true}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{grid}");
+    assert_eq!(grid["partitions"], 2, "{grid}");
+    let keys: Vec<&str> = grid["targets"][0]["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| [r["first"].as_str().unwrap(), r["last"].as_str().unwrap()])
+        .collect();
+    assert!(keys.iter().all(|k| k.contains("JFK")), "{grid}");
+    let (status, bad) = call(
+        &app,
+        "POST",
+        "/api/v1/backfills",
+        Some(
+            r#"{"selection": "flights/origin_daily", "partitions": {"kind": "missing"},
+                "dimension_keys": ["ORD"], "dry_run": true}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("`ORD`"), "{bad}");
+
     assert_eq!(get(&app, "/api/v1/runs").await["runs"], json!([]));
     assert_eq!(get(&app, "/api/v1/backfills").await["backfills"], json!([]));
     assert_eq!(
@@ -723,6 +757,28 @@ fn serve_runs_a_backfill_followed_over_sse_and_counts_it_in_metrics() {
         "the lease was released: {}",
         crate::stderr(&tick)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_partitions_are_added_and_removed_over_the_api() {
+    let dir = crate::materialize::repository(&[(
+        "assets/g/per_region.sql",
+        "/*---\npartitions = { dynamic = \"regions\" }\n---*/\nSELECT $partition_key AS region",
+    )]);
+    let (_state, app) = example_app(dir.path()).await;
+    let uri = "/api/v1/partitions/dynamic/regions";
+    let (status, added) = call(&app, "POST", uri, Some(r#"{"keys": ["eu", "us", "eu"]}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    assert_eq!(added["changed"], 2);
+    assert_eq!(added["keys"], json!(["eu", "us"]));
+    let page = get(&app, "/api/v1/assets/g/per_region/partitions").await;
+    assert_eq!(page["total"], 2, "{page}");
+    let (status, bad) = call(&app, "POST", uri, Some(r#"{"keys": ["a|b"]}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert_eq!(bad["code"], "invalid_partition");
+    let (status, removed) = call(&app, "DELETE", uri, Some(r#"{"keys": ["eu"]}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_eq!(removed["keys"], json!(["us"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
