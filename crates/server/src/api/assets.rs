@@ -2,8 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use strata_core::duration::format_duration;
 use strata_core::key::AssetKey;
@@ -413,9 +419,50 @@ pub(super) struct LineageQuery {
 pub(super) async fn lineage(
     State(state): State<AppState>,
     Params(query): Params<LineageQuery>,
-) -> ApiResult<Lineage> {
+) -> Result<Response, ApiError> {
+    // The graph depends on the definitions only: answers are kept per generation.
+    let generation = state.generation();
+    let cache_key = (generation, query.selection.clone(), query.depth);
+    if let Some(body) = state.lineage.get(&cache_key) {
+        return Ok(json_response(body));
+    }
     let repository = state.repository();
-    let mut keys = select(&repository, query.selection.as_deref().unwrap_or("*"))?;
+    let graph = lineage_of(&repository, &query)?;
+    let body = Bytes::from(serde_json::to_vec(&graph).map_err(ApiError::internal)?);
+    state.lineage.put(cache_key, body.clone());
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Lineage answers by definitions generation, selection and depth.
+#[derive(Debug, Default)]
+pub struct LineageCache(Mutex<HashMap<LineageKey, Bytes>>);
+
+type LineageKey = (u64, Option<String>, Option<u32>);
+
+/// Answers kept at most (a UI asks for a few selections; old generations are dropped first).
+const LINEAGE_CACHED: usize = 32;
+
+impl LineageCache {
+    fn get(&self, key: &LineageKey) -> Option<Bytes> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    fn put(&self, key: LineageKey, body: Bytes) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|(generation, _, _), _| *generation == key.0);
+        if cache.len() >= LINEAGE_CACHED {
+            cache.clear();
+        }
+        cache.insert(key, body);
+    }
+}
+
+fn lineage_of(repository: &Repository, query: &LineageQuery) -> Result<Lineage, ApiError> {
+    let mut keys = select(repository, query.selection.as_deref().unwrap_or("*"))?;
     for _ in 0..query.depth.unwrap_or(0).min(1000) {
         let mut next = keys.clone();
         for key in &keys {
@@ -451,5 +498,5 @@ pub(super) async fn lineage(
             key: key.to_string(),
         });
     }
-    Ok(Json(graph))
+    Ok(graph)
 }

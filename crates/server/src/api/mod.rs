@@ -12,7 +12,7 @@
 //! - [`state`]: what every handler reads: the instance, the current definitions, the launcher.
 //! - `assets`, `partitions`, `runs`, `backfills`, `automation`, `meta`: one module per resource.
 
-mod assets;
+pub mod assets;
 mod automation;
 mod backfills;
 pub mod error;

@@ -36,6 +36,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// Partition statuses and the stale report, kept until the event log changes them.
     pub statuses: StatusCache,
+    /// Lineage answers, kept per definitions generation.
+    pub lineage: super::assets::LineageCache,
     /// The metrics' event-log tail, stopped with the state.
     tail: tokio::task::JoinHandle<()>,
 }
@@ -91,6 +93,7 @@ impl AppState {
             launcher: Launcher::default(),
             metrics,
             statuses,
+            lineage: Default::default(),
             tail,
         })))
     }
