@@ -742,6 +742,25 @@ fn serve_runs_a_backfill_followed_over_sse_and_counts_it_in_metrics() {
         "the daemon ticks inside the server: {ticks}"
     );
 
+    // A new declaration file is picked up without a request to reload.
+    std::fs::write(
+        dir.path().join("assets/flights/busiest_days.sql"),
+        "SELECT flight_date, sum(flights) AS flights FROM flights.daily_delays GROUP BY 1\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("{}/api/v1/assets/flights/busiest_days", server.url))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "the new asset was not loaded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // SIGTERM stops it cleanly, and it gives the daemon's lease back: a tick can run at once.
     let mut server = server;
     let stopped = Command::new("kill")
