@@ -448,7 +448,11 @@ const LINEAGE_CACHED: usize = 32;
 
 impl LineageCache {
     fn get(&self, key: &LineageKey) -> Option<Bytes> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     fn put(&self, key: LineageKey, body: Bytes) {

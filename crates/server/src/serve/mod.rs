@@ -56,7 +56,7 @@ pub(crate) fn run(root: &Path, bind: Option<&str>) -> Result<Outcome, CliError> 
         let address = listener.local_addr().map_err(CliError::Io)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(watch_files(state.clone(), stopped.clone()));
-        let daemon = tokio::spawn(run_daemon(state.clone(), stopped.clone()));
+        let daemon = spawn_daemon(state.clone(), stopped.clone())?;
         let repository = state.repository();
         println!(
             "strata serve: {} ({} assets) at http://{address}/ — API under /api/v1, Ctrl-C stops",
@@ -79,7 +79,7 @@ pub(crate) fn run(root: &Path, bind: Option<&str>) -> Result<Outcome, CliError> 
             .await
             .map_err(CliError::Io)?;
         state.launcher.shutdown(SHUTDOWN_GRACE).await;
-        let _ = daemon.await;
+        let _ = tokio::task::spawn_blocking(move || daemon.join()).await;
         watcher.abort();
         Ok(Outcome::Ok)
     })
@@ -123,6 +123,20 @@ async fn watch_files(state: AppState, mut stopped: tokio::sync::watch::Receiver<
             }
         }
     }
+}
+
+/// Starts the daemon on its own runtime and threads: a tick evaluates for as long as it
+/// needs (seconds on a million partitions) without taking the API's threads, so requests
+/// keep their latency while it runs.
+fn spawn_daemon(
+    state: AppState,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<std::thread::JoinHandle<()>, CliError> {
+    let runtime = crate::runtime()?;
+    std::thread::Builder::new()
+        .name("strata-daemon".into())
+        .spawn(move || runtime.block_on(run_daemon(state, stopped)))
+        .map_err(CliError::Io)
 }
 
 /// The automation daemon on the current definitions, until the server stops.

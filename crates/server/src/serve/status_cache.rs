@@ -30,6 +30,9 @@ pub type StaleReport = BTreeMap<AssetKey, StaleMap>;
 #[derive(Debug, Default)]
 pub struct StatusCache {
     state: Mutex<State>,
+    /// Held while the stale report is built, so concurrent requests wait for one build
+    /// instead of each starting their own.
+    building_stale: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +106,7 @@ impl StatusCache {
                 cursor,
                 ..State::default()
             }),
+            building_stale: Mutex::new(()),
         }
     }
 
@@ -154,6 +158,7 @@ impl StatusCache {
         generation: u64,
     ) -> Result<Arc<StaleReport>, String> {
         let storage = instance.storage.as_ref();
+        let _building = self.building_stale.lock().await;
         let latest = storage.last_event_id().await.map_err(|e| e.to_string())?;
         if let Some((built_at, built_for, report)) = &self.state.lock().await.stale
             && *built_at == latest
