@@ -31,6 +31,7 @@
 //! every tick both ways and compare.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::edge::EdgeCache;
@@ -111,7 +112,7 @@ pub fn evaluate_tick(tick: &Tick<'_, '_>) -> TickOutcome {
         programs: Vec::new(),
         program_of_class: vec![None; index.assets.len()],
         requested: vec![None; index.assets.len()],
-        caches: Caches::default(),
+        shared: Shared::default(),
         signatures: vec![None; index.assets.len()],
         index: &index,
     };
@@ -147,7 +148,7 @@ pub fn evaluate_tick(tick: &Tick<'_, '_>) -> TickOutcome {
             .enumerate()
             .filter_map(|(i, set)| Some((key(i), set.as_ref()?.to_subset())))
             .collect(),
-        evaluations: Evaluations::new(index.keys, evaluations),
+        evaluations: Evaluations::new(index.keys, run.shared.steps, evaluations),
         state: AutomationState {
             evaluated_at: Some(tick.now_ms),
             assets: states
@@ -196,6 +197,8 @@ pub(crate) struct TickIndex<'t, 'k> {
 pub(crate) struct Definition<'t> {
     pub(crate) definition: &'t PartitionsDefinition,
     pub(crate) description: Arc<str>,
+    /// A fingerprint of the description.
+    pub(crate) fingerprint: u64,
     /// Whether its partitions are time windows.
     pub(crate) time_window: bool,
 }
@@ -226,9 +229,11 @@ impl<'t, 'k> TickIndex<'t, 'k> {
                 let class = repository.partitions_class(i)?;
                 Some(*class_definition[class].get_or_insert_with(|| {
                     let def = assets[class].partitions_definition().expect("partitioned");
+                    let description = def.describe();
                     definitions.push(Definition {
                         definition: def,
-                        description: def.describe().into(),
+                        fingerprint: Fingerprint::default().str(&description).finish(),
+                        description: description.into(),
                         time_window: def.as_time_window().is_some(),
                     });
                     definitions.len() - 1
@@ -302,22 +307,24 @@ fn join<'m, V>(keys: &[AssetKey], map: &'m BTreeMap<AssetKey, V>) -> Vec<Option<
 /// What happened to one asset.
 enum Outcome {
     Skipped(AssetState),
-    Evaluated(Vec<Step>, AssetState),
+    Evaluated(Range<usize>, AssetState),
 }
 
 /// What evaluations share within a tick.
 #[derive(Default)]
-pub(crate) struct Caches<'t> {
+pub(crate) struct Shared<'t> {
     /// Subsets mapped along dependencies.
     pub(crate) edges: EdgeCache<'t>,
     /// The latest time windows: (definition, lookback) → partitions.
     pub(crate) windows: Vec<(WindowKey, Set)>,
+    /// The steps of every evaluation, one after the other (see [`Step`]).
+    pub(crate) steps: Vec<Step>,
 }
 
 /// A latest-time-window query: the partitions definition and the lookback.
 pub(crate) type WindowKey = (Option<usize>, Option<std::time::Duration>);
 
-/// The tick's mutable side: compiled programs, requests so far, caches.
+/// The tick's mutable side: compiled programs, requests so far, shared.
 pub(crate) struct TickRun<'r, 't, 'k> {
     pub(crate) index: &'r TickIndex<'t, 'k>,
     /// Each distinct condition compiled, with its filters resolved by asset index.
@@ -326,7 +333,7 @@ pub(crate) struct TickRun<'r, 't, 'k> {
     program_of_class: Vec<Option<usize>>,
     /// What this tick requests, by asset index.
     pub(crate) requested: Vec<Option<Set>>,
-    pub(crate) caches: Caches<'t>,
+    pub(crate) shared: Shared<'t>,
     /// Fingerprints of each asset's facts, computed when first needed.
     signatures: Vec<Option<(u64, u64)>>,
 }
@@ -401,7 +408,7 @@ impl TickRun<'_, '_, '_> {
         let evaluation = AssetEvaluation::new(
             index,
             &self.requested,
-            &mut self.caches,
+            &mut self.shared,
             (program, filters),
             asset,
             previous,
@@ -485,7 +492,8 @@ impl TickRun<'_, '_, '_> {
             .str(key.name())
             .finish();
         let mut fp = Fingerprint::default();
-        fp.str(index.description(asset))
+        let definition = index.definition[asset].map(|d| index.definitions[d].fingerprint);
+        fp.u64(definition.unwrap_or(0))
             .u64(index.len[asset])
             .u64(u64::from(index.blocking(asset)))
             .subset(&facts.materialized)

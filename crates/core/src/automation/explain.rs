@@ -2,6 +2,7 @@
 //! partitions it was evaluated for and where it held — what `strata automation why` prints.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,8 @@ pub struct Explanation {
 pub struct Evaluations {
     /// Every key of the repository, by asset index.
     keys: Arc<[AssetKey]>,
+    /// The steps of every evaluation.
+    steps: Arc<Vec<Step>>,
     /// By asset index (which is key order).
     entries: Vec<Entry>,
 }
@@ -50,14 +53,16 @@ struct Entry {
     program: Arc<Program>,
     /// Holds the records.
     state: AssetState,
-    steps: Vec<Step>,
+    /// Its steps, in `steps`.
+    steps: Range<usize>,
 }
 
 impl Evaluations {
     /// Collects evaluations given by asset index (in any order).
     pub(crate) fn new(
         keys: &[AssetKey],
-        mut evaluated: Vec<(usize, Arc<Program>, AssetState, Vec<Step>)>,
+        steps: Vec<Step>,
+        mut evaluated: Vec<(usize, Arc<Program>, AssetState, Range<usize>)>,
     ) -> Self {
         if evaluated.is_empty() {
             return Self::default();
@@ -65,6 +70,7 @@ impl Evaluations {
         evaluated.sort_by_key(|e| e.0);
         Self {
             keys: keys.into(),
+            steps: Arc::new(steps),
             entries: evaluated
                 .into_iter()
                 .map(|(asset, program, state, steps)| Entry {
@@ -120,7 +126,7 @@ impl Evaluations {
         let mut builder = Builder {
             program,
             records: &entry.state.0.records,
-            steps: &entry.steps,
+            steps: &self.steps[entry.steps.clone()],
             keys: &self.keys,
             root: entry.asset,
             next_slot: program.fixed_slots,

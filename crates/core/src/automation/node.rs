@@ -8,9 +8,10 @@
 //! read by path.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::edge::Direction;
-use super::evaluate::{Caches, TickIndex};
+use super::evaluate::{Shared, TickIndex};
 use super::program::{Kind, Node, NodeId, Program};
 use super::set::Set;
 use super::state::{AssetStateData, Record};
@@ -57,8 +58,8 @@ impl Times {
 pub(crate) struct Evaluated {
     /// Every node's record (where it held, since when), by slot.
     pub(crate) records: Vec<Record>,
-    /// The dependencies visited.
-    pub(crate) steps: Vec<Step>,
+    /// Its steps, in [`Shared::steps`].
+    pub(crate) steps: Range<usize>,
     requested: Set,
     /// Something edge-triggered (an update, a request, a cron tick, a first evaluation) held.
     edge: bool,
@@ -94,7 +95,7 @@ pub(crate) struct AssetEvaluation<'r, 't, 'k> {
     index: &'r TickIndex<'t, 'k>,
     /// This tick's requests so far, by asset index.
     requested: &'r [Option<Set>],
-    caches: &'r mut Caches<'t>,
+    shared: &'r mut Shared<'t>,
     program: &'r Program,
     /// The program's filters resolved: whether each asset counts, by filter.
     filters: &'r [Vec<bool>],
@@ -106,7 +107,8 @@ pub(crate) struct AssetEvaluation<'r, 't, 'k> {
     /// When the previous tick ran, if the asset was evaluated before.
     previous_tick: Option<i64>,
     records: Vec<Record>,
-    steps: Vec<Step>,
+    /// Where its steps start in [`Shared::steps`].
+    first_step: usize,
     edge: bool,
     moved: bool,
 }
@@ -115,16 +117,17 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
     pub(crate) fn new(
         index: &'r TickIndex<'t, 'k>,
         requested: &'r [Option<Set>],
-        caches: &'r mut Caches<'t>,
+        shared: &'r mut Shared<'t>,
         (program, filters): (&'r Program, &'r [Vec<bool>]),
         root: usize,
         previous: Option<&'r AssetStateData>,
         aligned: bool,
     ) -> Self {
+        let first_step = shared.steps.len();
         Self {
             index,
             requested,
-            caches,
+            shared,
             program,
             filters,
             root,
@@ -144,7 +147,7 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
                 records.resize(program.fixed_slots, Record(Set::Empty, 0));
                 records
             },
-            steps: Vec::with_capacity(program.operators * (1 + index.assets[root].deps.len())),
+            first_step,
             edge: false,
             moved: false,
         }
@@ -155,7 +158,7 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
         let (requested, _) = self.eval(self.program.root, self.root, "", &candidates);
         Evaluated {
             records: self.records,
-            steps: self.steps,
+            steps: self.first_step..self.shared.steps.len(),
             requested,
             edge: self.edge,
             moved: self.moved,
@@ -298,8 +301,8 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
             Quantifier::All => candidates.clone(),
         };
         let mut times = Vec::new();
-        let operator = self.steps.len();
-        self.steps.push(Step::Operator(0));
+        let operator = self.shared.steps.len();
+        self.shared.steps.push(Step::Operator(0));
         let mut visited = 0;
         for (dep, mapping) in index.deps(asset) {
             if filter.is_some_and(|f| !self.filters[f][dep]) {
@@ -308,10 +311,11 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
             visited += 1;
             let edge = (dep, asset, mapping);
             let up = self
-                .caches
+                .shared
                 .edges
                 .map(index, edge, Direction::Up, candidates);
-            self.steps
+            self.shared
+                .steps
                 .push(Step::Branch(dep, index.len[dep], up.clone()));
             let dep_frame = if self.former() {
                 format!("{frame}{}[{}]", node.path, index.keys[dep])
@@ -319,11 +323,11 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
                 String::new()
             };
             let (child, timing) = self.eval(inner, dep, &dep_frame, &up);
-            let down = self.caches.edges.map(index, edge, Direction::Down, &child);
+            let down = self.shared.edges.map(index, edge, Direction::Down, &child);
             for (at, set) in timing.iter().flat_map(Times::entries) {
                 times.push((
                     *at,
-                    self.caches.edges.map(index, edge, Direction::Down, set),
+                    self.shared.edges.map(index, edge, Direction::Down, set),
                 ));
             }
             subset = match quantifier {
@@ -331,7 +335,7 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
                 Quantifier::All => subset.and(down.ranges()),
             };
         }
-        self.steps[operator] = Step::Operator(visited);
+        self.shared.steps[operator] = Step::Operator(visited);
         let timing =
             (quantifier == Quantifier::Any && !times.is_empty()).then(|| Times::from_vec(times));
         (subset.and(candidates.ranges()), timing)
@@ -456,7 +460,7 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
     fn latest_time_window(&mut self, asset: usize, lookback: Option<std::time::Duration>) -> Set {
         let index = self.index;
         let key = (index.partitioned(asset), lookback);
-        if let Some((_, set)) = self.caches.windows.iter().find(|(k, _)| *k == key) {
+        if let Some((_, set)) = self.shared.windows.iter().find(|(k, _)| *k == key) {
             return set.clone();
         }
         let set = match index.keyspaces[asset] {
@@ -479,7 +483,7 @@ impl<'r, 't, 'k> AssetEvaluation<'r, 't, 'k> {
             }
             _ => Set::all(index.len[asset]),
         };
-        self.caches.windows.push((key, set.clone()));
+        self.shared.windows.push((key, set.clone()));
         set
     }
 }
