@@ -15,9 +15,9 @@
 //!
 //! **How a tick is organized.** The tick indexes the repository once (assets by graph index,
 //! their keyspaces, facts, previous state and resolved dependencies), compiles each distinct
-//! condition once ([`program`](super::program)), then walks the assets upstream first. Mapping
+//! condition once (module `program`), then walks the assets upstream first. Mapping
 //! subsets along dependencies is cached per pair of partitions definitions and mapping
-//! ([`edge`](super::edge)); sets are index ranges held inline when they have one run.
+//! (module `edge`); sets are index ranges held inline when they have one run.
 //!
 //! **Incremental ticks.** Evaluation is a deterministic function of what it reads: the facts of
 //! the asset and of the dependencies its operators visit, their keyspaces, the requests of this
