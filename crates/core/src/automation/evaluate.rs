@@ -230,10 +230,12 @@ impl<'t, 'k> TickIndex<'t, 'k> {
                 Some(*class_definition[class].get_or_insert_with(|| {
                     let def = assets[class].partitions_definition().expect("partitioned");
                     let description = def.describe();
+                    // The previous state's text when equal: later comparisons find one pointer.
+                    let stored = previous[class].map(|p: &AssetState| &p.0.partitions);
                     definitions.push(Definition {
                         definition: def,
                         fingerprint: Fingerprint::default().str(&description).finish(),
-                        description: description.into(),
+                        description: shared_text(stored, description),
                         time_window: def.as_time_window().is_some(),
                     });
                     definitions.len() - 1
@@ -293,6 +295,19 @@ impl<'t, 'k> TickIndex<'t, 'k> {
     }
 }
 
+/// `stored` when it holds `text`, else `text`, shared.
+fn shared_text(stored: Option<&Arc<str>>, text: String) -> Arc<str> {
+    match stored {
+        Some(stored) if **stored == *text => stored.clone(),
+        _ => text.into(),
+    }
+}
+
+/// Whether two shared texts are equal, comparing pointers first.
+fn same_text(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
 /// The values of a key-sorted map for each of the sorted `keys`, in one merge pass.
 fn join<'m, V>(keys: &[AssetKey], map: &'m BTreeMap<AssetKey, V>) -> Vec<Option<&'m V>> {
     let mut entries = map.iter().peekable();
@@ -348,7 +363,10 @@ impl TickRun<'_, '_, '_> {
         let automation = self.index.assets[class].automation.as_ref();
         let automation = automation.expect("a condition class has a condition");
         let now_ms = self.index.tick.now_ms;
-        let program = Program::compile(&automation.condition, &automation.source, now_ms);
+        let mut program = Program::compile(&automation.condition, &automation.source, now_ms);
+        // The previous state's text when equal: later comparisons find one pointer.
+        let stored = self.index.previous[class].map(|p| &p.0.condition);
+        program.source = shared_text(stored, program.source.to_string());
         let repository = self.index.tick.repository;
         let resolved = |selections: &[crate::selection::Selection]| {
             let mut members = vec![false; self.index.keys.len()];
@@ -386,7 +404,8 @@ impl TickRun<'_, '_, '_> {
         let index = self.index;
         let description = index.description(asset);
         let previous = index.previous[asset].filter(|p| {
-            *p.0.condition == *self.programs[program].0.source && p.0.partitions == *description
+            same_text(&p.0.condition, &self.programs[program].0.source)
+                && same_text(&p.0.partitions, description)
         });
         let (inputs, layout, quiet) = self.fingerprints(asset, program);
         if let Some(previous) = previous
