@@ -6,6 +6,8 @@
 #
 # Environment:
 #   RUNS             Strata runs per size (default 5; the table shows the median)
+#   REPEAT           evaluations of each tick per Strata run (default 1; the run reports their
+#                    median wall time and the CPU time per evaluation)
 #   STRATA_EXAMPLE   the built example (default: built here, `cargo build --release -p
 #                    strata-core --example automation_tick`)
 #   DAGSTER_PYTHON   an interpreter with dagster==1.13.28 (default .venv-dagster/bin/python)
@@ -48,7 +50,7 @@ for n in "${sizes[@]}"; do
   python3 "$here/graphgen.py" "$n" > "$graphs/$n.json"
   for i in $(seq "${RUNS:-5}"); do
     echo "strata: $n assets, run $i" >&2
-    "$example" "$graphs/$n.json" | tag strata >> "$out"
+    "$example" "$graphs/$n.json" --repeat "${REPEAT:-1}" | tag strata >> "$out"
   done
   if [ "${SKIP_DAGSTER:-}" != 1 ]; then
     echo "dagster: $n assets (up to ${DAGSTER_TIMEOUT:-1200} s)" >&2
