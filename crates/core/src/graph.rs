@@ -121,6 +121,21 @@ impl AssetGraph {
         self.index.contains_key(key)
     }
 
+    /// The position of `key` in [`keys`](Self::keys): its node index.
+    pub fn index_of(&self, key: &AssetKey) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// The node indices of the direct dependencies of node `node`, sorted.
+    pub fn upstream_indices(&self, node: usize) -> &[usize] {
+        &self.upstream[node]
+    }
+
+    /// The node indices of the direct dependents of node `node`, sorted.
+    pub fn downstream_indices(&self, node: usize) -> &[usize] {
+        &self.downstream[node]
+    }
+
     /// The direct dependencies of `key`, sorted (empty for an unknown key).
     pub fn upstream(&self, key: &AssetKey) -> impl Iterator<Item = &AssetKey> + '_ {
         self.neighbours(key, &self.upstream)
@@ -183,6 +198,15 @@ impl AssetGraph {
 
     /// Every key, upstream before downstream, ties broken alphabetically; or every cycle.
     pub fn topological_order(&self) -> Result<Vec<AssetKey>, Vec<Cycle>> {
+        match self.topological_indices() {
+            Some(order) => Ok(order.into_iter().map(|i| self.keys[i].clone()).collect()),
+            None => Err(self.cycles()),
+        }
+    }
+
+    /// [`topological_order`](Self::topological_order) as node indices; `None` when there is a
+    /// cycle.
+    pub fn topological_indices(&self) -> Option<Vec<usize>> {
         let mut remaining: Vec<usize> = self.upstream.iter().map(Vec::len).collect();
         let mut ready: BinaryHeap<Reverse<usize>> = remaining
             .iter()
@@ -192,7 +216,7 @@ impl AssetGraph {
             .collect();
         let mut order = Vec::with_capacity(self.keys.len());
         while let Some(Reverse(node)) = ready.pop() {
-            order.push(self.keys[node].clone());
+            order.push(node);
             for &next in &self.downstream[node] {
                 remaining[next] -= 1;
                 if remaining[next] == 0 {
@@ -200,11 +224,7 @@ impl AssetGraph {
                 }
             }
         }
-        if order.len() == self.keys.len() {
-            Ok(order)
-        } else {
-            Err(self.cycles())
-        }
+        (order.len() == self.keys.len()).then_some(order)
     }
 
     /// One cycle per strongly connected component that has one, sorted by first key.

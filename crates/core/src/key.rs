@@ -1,15 +1,23 @@
 //! Asset keys: `group/name`, two segments of `[a-z0-9_]`.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The identity of an asset: `group/name`.
 ///
 /// Both segments are non-empty and use only lowercase ASCII letters, digits and `_`, so a key
 /// is safe as a path segment, a URL segment and (as `group.name`) an SQL table name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// The text is held once and shared: a key is cloned into every map keyed by asset (a tick of
+/// the daemon builds several over thousands of assets), and a clone only counts a reference.
+/// Keys order by group, then name — which is the order of their texts, since `/` sorts before
+/// every character a segment may hold.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AssetKey {
-    group: String,
-    name: String,
+    /// `group/name`.
+    text: Arc<str>,
+    /// The position of the `/`.
+    slash: usize,
 }
 
 /// Why a text is not an asset key.
@@ -47,25 +55,31 @@ impl AssetKey {
             }
         }
         Ok(Self {
-            group: group.to_string(),
-            name: name.to_string(),
+            text: text.into(),
+            slash: group.len(),
         })
     }
 
     /// The first segment.
     pub fn group(&self) -> &str {
-        &self.group
+        &self.text[..self.slash]
     }
 
     /// The second segment.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.text[self.slash + 1..]
     }
 }
 
 impl fmt::Display for AssetKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.group, self.name)
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for AssetKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AssetKey").field(&&*self.text).finish()
     }
 }
 
@@ -129,5 +143,17 @@ mod tests {
             key
         );
         assert!(serde_json::from_str::<AssetKey>("\"../etc\"").is_err());
+    }
+
+    #[test]
+    fn keys_order_by_group_then_name() {
+        let texts = ["a/z", "a_b/a", "ab/a", "a0/a", "b/a", "a/a", "a1/b"];
+        let mut keys: Vec<AssetKey> = texts.iter().map(|t| AssetKey::parse(t).unwrap()).collect();
+        keys.sort();
+        let mut pairs: Vec<(&str, &str)> =
+            texts.iter().map(|t| t.split_once('/').unwrap()).collect();
+        pairs.sort();
+        let sorted: Vec<(&str, &str)> = keys.iter().map(|k| (k.group(), k.name())).collect();
+        assert_eq!(sorted, pairs);
     }
 }

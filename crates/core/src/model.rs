@@ -612,6 +612,63 @@ pub struct Repository {
     project: ProjectConfig,
     assets: BTreeMap<AssetKey, Asset>,
     graph: AssetGraph,
+    /// Derived once, for code that walks every asset at every tick; by node index.
+    nodes: NodeTables,
+}
+
+/// Per-asset facts derived from the declarations, by node index (an asset's position in
+/// [`AssetGraph::keys`], which is also the order of [`Repository::assets`]).
+#[derive(Clone, Debug, PartialEq)]
+struct NodeTables {
+    /// Upstream first, ties alphabetical.
+    order: Vec<usize>,
+    /// Each asset's dependencies, in declaration order.
+    dependencies: Vec<Vec<usize>>,
+    /// The first asset with an equal partitions definition; `None` when unpartitioned.
+    partitions_class: Vec<Option<usize>>,
+    /// The first asset with the same automation condition; `None` without one.
+    condition_class: Vec<Option<usize>>,
+}
+
+/// For each asset, the first asset whose `attribute` equals its own (`None` when it has none).
+/// One comparison per asset when assets sharing a value are neighbours.
+fn classes<T: PartialEq + ?Sized>(
+    assets: &[&Asset],
+    attribute: impl Fn(&Asset) -> Option<&T>,
+) -> Vec<Option<usize>> {
+    let mut classes: Vec<usize> = Vec::new();
+    assets
+        .iter()
+        .enumerate()
+        .map(|(i, asset)| {
+            let value = attribute(asset)?;
+            let same = |&&c: &&usize| attribute(assets[c]) == Some(value);
+            Some(classes.iter().rev().find(same).copied().unwrap_or_else(|| {
+                classes.push(i);
+                i
+            }))
+        })
+        .collect()
+}
+
+impl NodeTables {
+    fn new(assets: &BTreeMap<AssetKey, Asset>, graph: &AssetGraph, order: Vec<usize>) -> Self {
+        let assets: Vec<&Asset> = assets.values().collect();
+        let dependencies = assets
+            .iter()
+            .map(|asset| {
+                let index =
+                    |dep: &Dependency| graph.index_of(&dep.key).expect("a checked dependency");
+                asset.deps.iter().map(index).collect()
+            })
+            .collect();
+        Self {
+            order,
+            dependencies,
+            partitions_class: classes(&assets, Asset::partitions_definition),
+            condition_class: classes(&assets, |a| a.automation.as_ref().map(|c| &c.source)),
+        }
+    }
 }
 
 /// Why assets do not form a repository.
@@ -653,11 +710,15 @@ impl Repository {
                 .values()
                 .map(|asset| (asset.key.clone(), asset.deps.iter().map(|d| d.key.clone()))),
         )?;
-        graph.topological_order().map_err(RepositoryError::Cycles)?;
+        let order = graph
+            .topological_indices()
+            .ok_or_else(|| RepositoryError::Cycles(graph.cycles()))?;
+        let nodes = NodeTables::new(&by_key, &graph, order);
         Ok(Self {
             project,
             assets: by_key,
             graph,
+            nodes,
         })
     }
 
@@ -708,9 +769,35 @@ impl Repository {
 
     /// Every key, upstream before downstream, ties alphabetical.
     pub fn topological_order(&self) -> Vec<AssetKey> {
-        self.graph
-            .topological_order()
-            .unwrap_or_else(|_| self.graph.keys().to_vec())
+        self.nodes
+            .order
+            .iter()
+            .map(|&i| self.graph.keys()[i].clone())
+            .collect()
+    }
+
+    /// [`topological_order`](Self::topological_order) as node indices: positions in
+    /// [`AssetGraph::keys`], which is also the order of [`assets`](Self::assets).
+    pub fn topological_indices(&self) -> &[usize] {
+        &self.nodes.order
+    }
+
+    /// The node indices of the asset's dependencies, in the order of [`Asset::deps`].
+    pub fn dependency_indices(&self, node: usize) -> &[usize] {
+        &self.nodes.dependencies[node]
+    }
+
+    /// The partitions class of an asset (a node index): the first asset, in key order, whose
+    /// partitions definition equals its own — so two assets share a definition exactly when
+    /// their classes are equal. `None` when the asset is unpartitioned.
+    pub fn partitions_class(&self, node: usize) -> Option<usize> {
+        self.nodes.partitions_class[node]
+    }
+
+    /// The condition class of an asset (a node index): the first asset, in key order, with the
+    /// same automation condition. `None` when the asset has no condition.
+    pub fn condition_class(&self, node: usize) -> Option<usize> {
+        self.nodes.condition_class[node]
     }
 
     /// Every partitioned asset's keyspace at `now_secs` (seconds since the epoch).

@@ -9,6 +9,10 @@
 //!
 //! - [`parser`]: text → [`Condition`], with byte offsets and suggestions in errors.
 //! - this module: the tree, its canonical text, and the built-in definitions.
+//! - [`evaluate`]: one tick over the repository — what to request, why, and the state the next
+//!   tick starts from; built on `program` (conditions compiled once per tick), `node` (one
+//!   asset's walk), `edge` (subsets mapped along dependencies), `set` (index ranges held
+//!   inline), `state` (what is stored between ticks) and `explain` (the trees `why` prints).
 
 use std::fmt;
 use std::time::Duration;
@@ -19,10 +23,16 @@ use crate::cron::CronSchedule;
 use crate::duration::format_duration;
 use crate::selection::Selection;
 
+mod edge;
 pub mod evaluate;
+mod explain;
+mod node;
 pub mod parser;
+mod program;
 #[cfg(test)]
 mod scenarios;
+mod set;
+mod state;
 
 pub use parser::{ConditionError, parse_condition};
 

@@ -762,3 +762,46 @@ fn storage_is_a_sqlite_file_never_memory_or_s3() {
         );
     }
 }
+
+#[test]
+fn node_tables_align_with_the_declarations() {
+    let daily = |start: &str, rest: &str| {
+        format!(
+            "command = [\"true\"]\npartitions = {{ daily = {{ start = \"{start}\" }} }}\n{rest}"
+        )
+    };
+    let (a, b) = (
+        daily("2024-01-01", "automation = \"eager\"\n"),
+        daily("2024-01-01", ""),
+    );
+    let d = daily("2024-02-01", "automation = \"on_missing\"\n");
+    let c = "command = [\"true\"]\nautomation = \"eager\"\n[deps.\"g/b\"]\n[deps.\"g/a\"]\n";
+    let assets = [
+        ("assets/g/a.toml", a.as_str()),
+        ("assets/g/b.toml", b.as_str()),
+        ("assets/g/c.toml", c),
+        ("assets/g/d.toml", d.as_str()),
+    ];
+    let repo = load("[project]\nname = \"t\"\n", &assets).unwrap();
+    let index = |k: &str| repo.graph().index_of(&key(k)).unwrap();
+    assert_eq!((index("g/a"), index("g/c"), index("g/d")), (0, 2, 3));
+    let c_deps: Vec<usize> = repo
+        .asset(&key("g/c"))
+        .unwrap()
+        .deps
+        .iter()
+        .map(|d| repo.graph().index_of(&d.key).unwrap())
+        .collect();
+    assert_eq!(repo.dependency_indices(2), c_deps);
+    let classes = |f: &dyn Fn(usize) -> Option<usize>| (0..4).map(f).collect::<Vec<_>>();
+    // a and b share a definition, d starts later; c is unpartitioned.
+    assert_eq!(
+        classes(&|i| repo.partitions_class(i)),
+        [Some(0), Some(0), None, Some(3)]
+    );
+    assert_eq!(
+        classes(&|i| repo.condition_class(i)),
+        [Some(0), None, Some(0), Some(3)]
+    );
+    assert_eq!(repo.topological_indices(), [0, 1, 2, 3]);
+}

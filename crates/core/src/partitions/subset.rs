@@ -6,6 +6,7 @@
 //! is then one range difference, with no string allocated. Keys are produced only when a
 //! caller iterates them for display.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// A set of partition indices.
@@ -138,7 +139,10 @@ impl PartitionSubset {
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.count() == 0
+        match self {
+            Self::Ranges(ranges) => ranges.iter().all(Range::is_empty),
+            Self::Bits(bits) => bits.words.iter().all(|w| *w == 0),
+        }
     }
 
     /// Whether `index` is in the set.
@@ -183,7 +187,9 @@ impl PartitionSubset {
     pub fn intersection(&self, other: &Self) -> Self {
         match (self, other) {
             (Self::Bits(a), Self::Bits(b)) => Self::Bits(a.combine(b, |x, y| x & y)),
-            _ => Self::Ranges(merge(&self.ranges(), &other.ranges(), |a, b| a && b)),
+            _ => Self::Ranges(merge(&self.range_view(), &other.range_view(), |a, b| {
+                a && b
+            })),
         }
     }
 
@@ -191,7 +197,9 @@ impl PartitionSubset {
     pub fn union(&self, other: &Self) -> Self {
         match (self, other) {
             (Self::Bits(a), Self::Bits(b)) => Self::Bits(a.combine(b, |x, y| x | y)),
-            _ => Self::Ranges(merge(&self.ranges(), &other.ranges(), |a, b| a || b)),
+            _ => Self::Ranges(merge(&self.range_view(), &other.range_view(), |a, b| {
+                a || b
+            })),
         }
     }
 
@@ -199,7 +207,17 @@ impl PartitionSubset {
     pub fn difference(&self, other: &Self) -> Self {
         match (self, other) {
             (Self::Bits(a), Self::Bits(b)) => Self::Bits(a.combine(b, |x, y| x & !y)),
-            _ => Self::Ranges(merge(&self.ranges(), &other.ranges(), |a, b| a && !b)),
+            _ => Self::Ranges(merge(&self.range_view(), &other.range_view(), |a, b| {
+                a && !b
+            })),
+        }
+    }
+
+    /// The set as ranges, borrowed when it is stored as ranges.
+    pub fn range_view(&self) -> Cow<'_, [Range<u64>]> {
+        match self {
+            Self::Ranges(ranges) => Cow::Borrowed(ranges),
+            Self::Bits(_) => Cow::Owned(self.to_ranges()),
         }
     }
 
@@ -209,35 +227,48 @@ impl PartitionSubset {
     }
 }
 
-/// Sweeps the boundaries of two range lists and keeps the stretches where `keep` holds.
-fn merge(a: &[Range<u64>], b: &[Range<u64>], keep: impl Fn(bool, bool) -> bool) -> Vec<Range<u64>> {
-    let mut points: Vec<u64> = Vec::with_capacity(2 * (a.len() + b.len()));
-    for r in a.iter().chain(b) {
-        points.push(r.start);
-        points.push(r.end);
-    }
-    points.sort_unstable();
-    points.dedup();
-    let (mut ia, mut ib) = (0, 0);
+/// Combines two sorted, disjoint range lists in one pass, keeping the stretches where `keep`
+/// holds (`keep(false, false)` must be false); the result is sorted, disjoint, non-adjacent.
+pub(crate) fn merge(
+    a: &[Range<u64>],
+    b: &[Range<u64>],
+    keep: impl Fn(bool, bool) -> bool,
+) -> Vec<Range<u64>> {
     let mut out: Vec<Range<u64>> = Vec::new();
-    for pair in points.windows(2) {
-        let (lo, hi) = (pair[0], pair[1]);
-        while ia < a.len() && a[ia].end <= lo {
+    let (mut ia, mut ib) = (0, 0);
+    let mut at = match (a.first(), b.first()) {
+        (Some(x), Some(y)) => x.start.min(y.start),
+        (Some(x), None) => x.start,
+        (None, Some(y)) => y.start,
+        (None, None) => return out,
+    };
+    loop {
+        while ia < a.len() && a[ia].end <= at {
             ia += 1;
         }
-        while ib < b.len() && b[ib].end <= lo {
+        while ib < b.len() && b[ib].end <= at {
             ib += 1;
         }
-        let in_a = ia < a.len() && a[ia].start <= lo;
-        let in_b = ib < b.len() && b[ib].start <= lo;
+        if ia == a.len() && ib == b.len() {
+            return out;
+        }
+        // The state at `at` and the next point where either list changes it.
+        let side = |ranges: &[Range<u64>], i: usize| match ranges.get(i) {
+            Some(r) if r.start <= at => (true, r.end),
+            Some(r) => (false, r.start),
+            None => (false, u64::MAX),
+        };
+        let (in_a, next_a) = side(a, ia);
+        let (in_b, next_b) = side(b, ib);
+        let next = next_a.min(next_b);
         if keep(in_a, in_b) {
             match out.last_mut() {
-                Some(last) if last.end == lo => last.end = hi,
-                _ => out.push(lo..hi),
+                Some(last) if last.end == at => last.end = next,
+                _ => out.push(at..next),
             }
         }
+        at = next;
     }
-    out
 }
 
 #[cfg(test)]

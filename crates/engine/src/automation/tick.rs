@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use strata_core::automation::evaluate::{AutomationState, Explanation, Tick, evaluate_tick};
+use strata_core::automation::evaluate::{AutomationState, Evaluations, Tick, evaluate_tick};
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::Keyspace;
@@ -68,8 +68,8 @@ pub struct TickOutcome {
     pub evaluated: usize,
     /// Assets skipped as unchanged since their last evaluation.
     pub skipped: usize,
-    /// Explanations of the evaluated assets.
-    pub evaluations: BTreeMap<AssetKey, Explanation>,
+    /// Explanations of the evaluated assets (each built when asked for).
+    pub evaluations: Evaluations,
     /// Freshness of every asset with a policy.
     pub freshness: Vec<AssetFreshness>,
 }
@@ -223,7 +223,7 @@ pub async fn run_tick(
             .map(|(k, e)| {
                 (
                     k.clone(),
-                    serde_json::to_string(e).expect("explanations serialize"),
+                    serde_json::to_string(&e).expect("explanations serialize"),
                 )
             })
             .collect();
