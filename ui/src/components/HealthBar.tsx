@@ -172,22 +172,28 @@ export function HealthBar({ asset, report, grid, onPick }: Props) {
       const h = rowHeight - (grid ? 2 : 0);
       const row = counts[r]!;
       for (let b = 0; b < buckets; b++) {
-        let y = y0;
-        let left = h;
-        const x = b * cell;
-        for (const state of BAR_STATES) {
+        // Rare states get at least a third of the cell (a missing one a sliver) so that one
+        // failure or gap among thousands of partitions still shows; the largest share gives
+        // up the room.
+        const shares = BAR_STATES.map((state) => {
           const n = row[state][b]!;
-          if (n <= 0) continue;
-          // Rare states get at least a third of the cell so that one failure among
-          // thousands of partitions still shows.
-          const share = state === "materialized" || state === "missing" ? (n / span) * h : Math.max(h / 3, (n / span) * h);
-          const seg = Math.min(left, Math.max(1, share));
-          ctx.fillStyle = BAR_COLORS[state];
-          ctx.fillRect(x, y, Math.max(1, cell - gap), seg);
-          y += seg;
-          left -= seg;
-          if (left <= 0) break;
+          if (n <= 0) return 0;
+          const least = state === "materialized" ? 0 : state === "missing" ? 3 : h / 3;
+          return Math.max(least, (n / span) * h);
+        });
+        const excess = shares.reduce((a, v) => a + v, 0) - h;
+        if (excess > 0) {
+          const largest = shares.indexOf(Math.max(...shares));
+          shares[largest] = Math.max(1, shares[largest]! - excess);
         }
+        const x = b * cell;
+        let y = y0;
+        shares.forEach((share, i) => {
+          if (share <= 0) return;
+          ctx.fillStyle = BAR_COLORS[BAR_STATES[i]!];
+          ctx.fillRect(x, y, Math.max(1, cell - gap), Math.min(share, y0 + h - y));
+          y += share;
+        });
       }
     }
     if (focusCell !== null) {

@@ -92,7 +92,7 @@ export function AssetPage({ assetKey }: { assetKey: string }) {
         {history.data ? (
           <>
             <MaterializationChart items={history.data.materializations} partitioned={d.partitions !== null && d.partitions !== undefined} />
-            <MaterializationTable asset={d.key} items={history.data.materializations.slice(0, 20)} />
+            {history.data.materializations.length > 0 ? <MaterializationTable asset={d.key} items={history.data.materializations.slice(0, 20)} /> : null}
           </>
         ) : (
           <Loading what="the history" />
@@ -308,7 +308,7 @@ function StaleSection({ detail, report }: { detail: AssetDetail; report: StatusR
       for (const r of stale.ranges.slice(0, 5)) {
         const page = await ok(
           api.GET("/api/v1/assets/{group}/{name}/partitions", {
-            params: { path: assetPath(detail.key), query: { cursor: String(r.start), limit: Math.min(3, r.end - r.start) } },
+            params: { path: assetPath(detail.key), query: { cursor: String(r.start), limit: Math.min(5, r.end - r.start) } },
           }),
         );
         keys.push(...page.partitions.map((p) => p.key));

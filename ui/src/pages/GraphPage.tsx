@@ -276,7 +276,13 @@ function GraphCanvas({ lineage, layout, health, healthVersion, selected, matches
     [positions, apply],
   );
 
-  useEffect(fit, [fit]);
+  // The whole graph at first, or the selection it was opened with (`/?select=…`).
+  const initial = useRef([...selected]);
+  useEffect(() => {
+    fit();
+    const first = initial.current[0];
+    if (first) center(first);
+  }, [fit, center]);
 
   // For the benchmark (bench/ui): the first frame painted with every node.
   useEffect(() => {
