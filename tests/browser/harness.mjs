@@ -53,8 +53,9 @@ export function makeRepo(files) {
   return dir;
 }
 
-/** Starts `strata serve` on `repo` at a free port; resolves with `{url, stop}`. */
-export async function serve(repo) {
+/** Starts `strata serve` on `repo` at a free port; resolves with `{url, stop}` (`stop` removes
+ * the repository unless `keep`). */
+export async function serve(repo, { keep = false } = {}) {
   const child = spawn(strataBinary(), ["--repo", repo, "serve", "--bind", "127.0.0.1:0"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
@@ -84,7 +85,7 @@ export async function serve(repo) {
       child.kill("SIGTERM");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null) child.kill("SIGKILL");
-      rmSync(repo, { recursive: true, force: true });
+      if (!keep) rmSync(repo, { recursive: true, force: true });
     },
   };
 }

@@ -27,6 +27,8 @@ export interface Layout {
   width: number;
   height: number;
   millis: number;
+  /** Whether it was kept from an earlier page load. */
+  stored?: boolean;
 }
 
 /**
@@ -110,17 +112,49 @@ function signature(input: LayoutInput): string {
   };
   for (const n of input.nodes) feed(n.key + "\u0000" + n.group + "\u0001");
   for (const e of input.edges) feed(e.from + "\u0002" + e.to + "\u0003");
-  return `${input.nodes.length}:${input.edges.length}:${(h >>> 0).toString(36)}`;
+  // The version changes with how graphs are laid out, so that no stored layout outlives it.
+  return `v1:${input.nodes.length}:${input.edges.length}:${(h >>> 0).toString(36)}`;
 }
 
-/** Lays `input` out in a worker (or here, where workers are unavailable); the same graph twice is laid out once. */
+const STORED = "strata:layout:";
+
+/** The layout kept in the browser's storage for this graph, if any (one graph is kept). */
+function stored(key: string): Layout | undefined {
+  try {
+    const text = localStorage.getItem(STORED + key);
+    return text ? { ...(JSON.parse(text) as Layout), stored: true } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function store(key: string, layout: Layout): void {
+  try {
+    for (let i = localStorage.length - 1; i >= 0; i--) {
+      const k = localStorage.key(i);
+      if (k?.startsWith(STORED) && k !== STORED + key) localStorage.removeItem(k);
+    }
+    localStorage.setItem(STORED + key, JSON.stringify(layout));
+  } catch {
+    // Full or unavailable storage: the next visit lays the graph out again.
+  }
+}
+
+/**
+ * Lays `input` out in a worker (or here, where workers are unavailable). The same graph is laid
+ * out once: remembered for the page's life, and kept in the browser's storage for the next load.
+ */
 export function layoutGraph(input: LayoutInput): Promise<Layout> {
   const key = signature(input);
-  const known = remembered.get(key);
-  if (known) return Promise.resolve(known);
+  const known = remembered.get(key) ?? stored(key);
+  if (known) {
+    remembered.set(key, known);
+    return Promise.resolve(known);
+  }
   return new Promise<Layout>((resolve, reject) => {
     const done = (layout: Layout) => {
       remembered.set(key, layout);
+      store(key, layout);
       resolve(layout);
     };
     // Where a worker cannot run it, the layout runs here (the page waits meanwhile).

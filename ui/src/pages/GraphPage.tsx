@@ -186,8 +186,8 @@ export function GraphPage() {
           ) : null}
           {layout ? (
             <p className="muted small">
-              {count.toLocaleString("en-US")} assets, {lineage.data?.edges.length.toLocaleString("en-US")} dependencies; laid out in{" "}
-              {Math.round(layout.millis)} ms.
+              {count.toLocaleString("en-US")} assets, {lineage.data?.edges.length.toLocaleString("en-US")} dependencies;{" "}
+              {layout.stored ? "layout kept from an earlier visit" : `laid out in ${Math.round(layout.millis)} ms`}.
             </p>
           ) : null}
         </aside>
