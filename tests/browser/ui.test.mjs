@@ -177,6 +177,12 @@ describe("a repository with a failing asset", () => {
           '[deps."demo/source_rows"]',
           "",
         ].join("\n"),
+        "assets/demo/slow.toml": [
+          'description = "Takes a minute"',
+          `command = ["python3", "-c", "import sys, time; print('working', file=sys.stderr, flush=True); time.sleep(60)"]`,
+          'output = "csv"',
+          "",
+        ].join("\n"),
       }),
     );
   });
@@ -208,6 +214,19 @@ describe("a repository with a failing asset", () => {
       assert.match(await page.getByTestId("step-error").first().innerText(), /the upstream file is corrupt/);
       await page.getByTestId("logs").filter({ hasText: "reading the inputs" }).waitFor();
       await screenshot(page, "failure-run");
+    });
+  });
+
+  test("a running run is canceled from its page", async () => {
+    const created = await apiJson(server, "/backfills", { selection: "demo/slow" });
+    await withPage("cancel", async (page) => {
+      await page.goto(`${server.url}/runs/${created.run_id}`);
+      const cancel = page.getByRole("button", { name: "Cancel run" });
+      await cancel.waitFor();
+      await page.getByRole("list", { name: "Steps over time" }).getByRole("listitem").first().waitFor();
+      await cancel.click();
+      await page.locator(".badges .badge.s-canceled").waitFor({ timeout: 60_000 });
+      await screenshot(page, "canceled");
     });
   });
 });

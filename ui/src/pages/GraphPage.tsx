@@ -123,7 +123,6 @@ export function GraphPage() {
             lineage={lineage.data}
             layout={layout}
             health={health.of}
-            healthVersion={health}
             selected={selected}
             matches={matches}
             onSelect={select}
@@ -223,14 +222,13 @@ interface CanvasProps {
   lineage: Lineage;
   layout: Layout;
   health: (key: string) => Health;
-  healthVersion: unknown;
   selected: Set<string>;
   matches: Set<string> | null;
   onSelect: (key: string, add: boolean) => void;
   onClear: () => void;
 }
 
-function GraphCanvas({ lineage, layout, health, healthVersion, selected, matches, onSelect, onClear }: CanvasProps) {
+function GraphCanvas({ lineage, layout, health, selected, matches, onSelect, onClear }: CanvasProps) {
   const svg = useRef<SVGSVGElement>(null);
   const scene = useRef<SVGGElement>(null);
   const view = useRef<View>({ x: 0, y: 0, k: 1 });
@@ -392,7 +390,7 @@ function GraphCanvas({ lineage, layout, health, healthVersion, selected, matches
               <path key={i} d={edgePath(layout.edges[i]!.points)} markerEnd="url(#arrow)" />
             ))}
           </g>
-          <Nodes layout={layout} lineage={lineage} health={health} healthVersion={healthVersion} matches={matches} />
+          <Nodes layout={layout} lineage={lineage} health={health} matches={matches} />
           <g className="selection">
             {[...selected].map((key) => {
               const p = positions.get(key);
@@ -462,7 +460,6 @@ interface NodesProps {
   layout: Layout;
   lineage: Lineage;
   health: (key: string) => Health;
-  healthVersion: unknown;
   matches: Set<string> | null;
 }
 

@@ -239,7 +239,7 @@ function Gantt({
           return (
             <g key={i} className="gantt-tick">
               <line x1={x} x2={x} y1={0} y2={shown.length * ROW} />
-              <text x={x} y={shown.length * ROW + 16} textAnchor="middle">
+              <text x={x} y={shown.length * ROW + 16} textAnchor={i === ticks ? "end" : "middle"}>
                 +{fmtDuration(((end - start) * i) / ticks)}
               </text>
             </g>
