@@ -41,6 +41,12 @@ function Header() {
   const { path } = useLocation();
   const connected = useLiveConnected();
   const health = useAsync(() => ok(api.GET("/api/v1/health")), []);
+  // The server reloads the definitions when files change: their errors show within seconds.
+  const reload = health.reload;
+  useEffect(() => {
+    const timer = setInterval(reload, 10_000);
+    return () => clearInterval(timer);
+  }, [reload]);
   const errors = health.data?.errors ?? [];
   return (
     <>
