@@ -4,7 +4,8 @@
 # S3-compatible server from the Python package moto), installed here into a cached venv when
 # it is not on PATH. The web UI needs Node.js and npm (its bundle is built into the binary), and
 # its browser tests Chromium: Debian's `nodejs`, `npm` and `chromium`, installed with apt-get
-# when missing. STRATA_SKIP_BROWSER=1 leaves the browser tests out.
+# when missing (and Node.js 22 from the npm registry when the system's is older than 20.19).
+# STRATA_SKIP_BROWSER=1 leaves the browser tests out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,20 @@ if [ "$browser_tests" = 1 ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   missing+=(chromium)
 fi
 [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+
+# The UI's build (Vite) needs Node.js 20.19 or later; Debian 12's is 18. When the one on PATH is
+# older, a newer one comes from the npm registry (the `node` package) into the user's cache.
+node_recent() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+if command -v node >/dev/null 2>&1 && ! node_recent; then
+  prefix="${XDG_CACHE_HOME:-$HOME/.cache}/strata/node"
+  if [ ! -x "$prefix/node_modules/.bin/node" ]; then
+    echo "tests/run.sh: Node.js $(node --version) is older than 20.19; installing node@22 from the npm registry into $prefix" >&2
+    npm install --prefix "$prefix" --no-save --no-audit --no-fund node@22 >/dev/null
+  fi
+  export PATH="$prefix/node_modules/.bin:$PATH"
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "tests/run.sh: cargo not found; install Rust (https://rustup.rs) first" >&2

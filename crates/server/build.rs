@@ -7,8 +7,8 @@
 //!   `ui/node_modules` is missing or older than `package-lock.json`.
 //! - `STRATA_SKIP_UI=1` skips all of it (npm is never run): the binary serves a page saying how
 //!   to build the UI. Rust-only work sets it.
-//! - Without npm the build stops with an error saying to install Node.js or set
-//!   `STRATA_SKIP_UI=1`.
+//! - Without npm, or with a Node.js older than Vite needs (20.19), the build stops with an error
+//!   saying to install Node.js or set `STRATA_SKIP_UI=1`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,7 @@ fn build(ui: &Path) {
              packages), or set STRATA_SKIP_UI=1 to build without the UI.",
         );
     }
+    check_node();
     let lock = modified(&ui.join("package-lock.json"));
     let installed = modified(&ui.join("node_modules").join(".package-lock.json"));
     if installed.is_none() || lock > installed {
@@ -92,6 +93,34 @@ fn build(ui: &Path) {
     run(ui, npm, &["run", "build"]);
     if modified(&ui.join("dist").join("index.html")).is_none() {
         fail("`npm run build` in ui/ succeeded but wrote no dist/index.html");
+    }
+}
+
+/// Vite needs Node.js 20.19 or later: an older one stops the build with what to do.
+fn check_node() {
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < (20, 19) {
+        fail(&format!(
+            "building Strata's web UI needs Node.js 20.19 or later, and `node --version` says \
+             {:?}. Install a newer Node.js (https://nodejs.org; `bash tests/run.sh` puts one from \
+             the npm registry in ~/.cache/strata/node when the system's is older), or set \
+             STRATA_SKIP_UI=1 to build without the UI.",
+            if version.is_empty() {
+                "nothing"
+            } else {
+                version.as_str()
+            }
+        ));
     }
 }
 
