@@ -16,7 +16,7 @@ interface View {
   k: number;
 }
 
-const MIN_ZOOM = 0.02;
+const MIN_ZOOM = 0.004;
 const MAX_ZOOM = 2.5;
 /** Below this zoom, labels are hidden (they would be unreadable, and cost the most to paint). */
 const LABEL_ZOOM = 0.4;
