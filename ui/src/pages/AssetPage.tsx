@@ -9,6 +9,7 @@ import { BackfillDialog } from "../components/BackfillDialog";
 import { ErrorNote, FreshnessBadge, HealthBadge, Loading, Section, StatusBadge, Tags } from "../components/common";
 import { HealthBar, type Grid } from "../components/HealthBar";
 import { MaterializationChart } from "../components/MaterializationChart";
+import { LogList } from "../components/LogList";
 import { WhyTree } from "../components/WhyTree";
 import { fmtBytes, fmtCount, fmtDuration, fmtSeconds, fmtTime, shortId } from "../lib/format";
 import { useHealth } from "../lib/health";
@@ -396,27 +397,6 @@ function Failure({ run, step, lines }: { run: Run; step: Step; lines: LogLine[] 
       <h3>Its log</h3>
       <LogList lines={lines} />
     </div>
-  );
-}
-
-export function LogList({ lines, showStep = false }: { lines: LogLine[]; showStep?: boolean }) {
-  if (lines.length === 0) return <p className="muted">No log lines.</p>;
-  return (
-    <ol className="logs" data-testid="logs">
-      {lines.map((l) => (
-        <li key={l.id} className={`log-${l.level}`}>
-          <time>{fmtTime(l.at).slice(11)}</time>
-          <span className="level">{l.level}</span>
-          {showStep && l.asset ? (
-            <span className="step-name">
-              {l.asset}
-              {l.partition ? `[${l.partition}]` : ""}
-            </span>
-          ) : null}
-          <span className="message">{l.message}</span>
-        </li>
-      ))}
-    </ol>
   );
 }
 

@@ -8,7 +8,7 @@ import { openStream, RUN_ENDED } from "../lib/live";
 import { assetHref, Link, useTitle } from "../lib/router";
 import { throttle, useAsync } from "../lib/useAsync";
 import { useWidth } from "../lib/useWidth";
-import { LogList } from "./AssetPage";
+import { LogList } from "../components/LogList";
 import { runDuration } from "./RunsPage";
 
 export function RunPage({ runId }: { runId: string }) {
