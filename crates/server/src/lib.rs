@@ -24,6 +24,7 @@ mod commands;
 mod repository;
 pub mod serve;
 mod telemetry;
+mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;

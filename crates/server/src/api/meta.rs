@@ -1,9 +1,9 @@
-//! The server itself: health, version, reloading definitions, metrics, and the page at `/`.
+//! The server itself: health, version, reloading definitions, metrics.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use serde::Serialize;
 use strata_storage::records::{RunFilter, RunStatus};
 use utoipa::ToSchema;
@@ -129,14 +129,4 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(queued),
     ))
-}
-
-/// The page at `/` until the UI is embedded: where the API and its document are.
-pub(super) async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Strata</title></head>\
-         <body><h1>Strata</h1><p>The API is served under <a href=\"/api/v1/health\">/api/v1</a>; \
-         its OpenAPI document is <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>, and \
-         Prometheus metrics are at <a href=\"/metrics\">/metrics</a>.</p></body></html>",
-    )
 }

@@ -90,7 +90,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_openapi()
 }
 
-/// The whole HTTP interface: the API, its document, `/metrics`, and the UI's page.
+/// The whole HTTP interface: the API, its document, `/metrics`, and the web UI.
 pub fn app(state: AppState) -> Router {
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api())
@@ -105,26 +105,33 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .route("/metrics", axum::routing::get(meta::metrics))
-        .route("/", axum::routing::get(meta::index))
+        .route("/", axum::routing::get(crate::ui::serve))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Unknown paths: a JSON error under `/api/`, never a page.
-async fn fallback(method: Method, uri: Uri) -> ApiError {
+/// Unknown paths: a JSON error under `/api/`, never a page; elsewhere the UI answers `GET`
+/// (its own routes load the app).
+async fn fallback(method: Method, uri: Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let api = uri.path() == "/api" || uri.path().starts_with("/api/");
+    if !api && (method == Method::GET || method == Method::HEAD) {
+        return crate::ui::serve(uri).await;
+    }
     ApiError::not_found(
         "no_route",
-        if uri.path().starts_with("/api/") {
+        if api {
             format!(
                 "no route {method} {}; GET /api/v1/openapi.json lists them",
                 uri.path()
             )
         } else {
-            format!("no page {}", uri.path())
+            format!("no page {method} {}", uri.path())
         },
     )
+    .into_response()
 }
 
 /// A known path with another method.

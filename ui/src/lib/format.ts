@@ -1,0 +1,58 @@
+export function fmtCount(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+export function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function fmtDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${Math.round(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function fmtSeconds(s: number | null | undefined): string {
+  return s === null || s === undefined ? "—" : fmtDuration(s * 1000);
+}
+
+/** A timestamp in the reader's local time, to the second. */
+export function fmtTime(at: string | number | null | undefined): string {
+  if (at === null || at === undefined) return "—";
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return String(at);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** "3m ago". */
+export function fmtAgo(at: string | null | undefined, now = Date.now()): string {
+  if (!at) return "—";
+  const t = new Date(at).getTime();
+  if (Number.isNaN(t)) return at;
+  const s = Math.max(0, (now - t) / 1000);
+  if (s < 60) return `${Math.round(s)}s ago`;
+  return `${fmtDuration(s * 1000).split(" ")[0]} ago`;
+}
+
+export function shortId(id: string): string {
+  return id.length > 12 ? id.slice(-8) : id;
+}
+
+export function plural(n: number, one: string, many = one + "s"): string {
+  return `${fmtCount(n)} ${n === 1 ? one : many}`;
+}
