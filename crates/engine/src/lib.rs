@@ -8,6 +8,7 @@
 //!   `strata.toml`.
 //! - [`commit`]: the commit protocol: write a partition under an immutable path, then record
 //!   one Materialization event — the one commit.
+//! - [`dynamic`]: adding and removing keys of dynamic partitions sets.
 //! - [`lease`]: who holds a storage lease, and whether that process still exists.
 //! - [`backfill`]: persistent backfills: the recorded request, what of it is done, and the
 //!   lease of the process running it.
@@ -26,6 +27,7 @@
 pub mod automation;
 pub mod backfill;
 pub mod commit;
+pub mod dynamic;
 pub mod executor;
 pub mod extensions;
 pub mod gc;

@@ -88,7 +88,8 @@ fn unregistered_functions(repository: &Repository) -> Vec<Diagnostic> {
         .collect()
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+/// Every `.sql` and `.toml` file under `dir`, recursively (the files a repository declares).
+pub(crate) fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", dir.display())))?;
     for entry in entries {

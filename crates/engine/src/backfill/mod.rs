@@ -51,10 +51,12 @@ pub fn records(
 
 /// Asset partitions requested by `targets` (an unpartitioned asset counts once).
 pub fn partition_count(targets: &BTreeMap<AssetKey, Target>) -> u64 {
-    targets
-        .values()
-        .map(|t| subset_of(t).map_or(1, PartitionSubset::count))
-        .sum()
+    targets.values().map(target_count).sum()
+}
+
+/// Asset partitions one target requests (an unpartitioned asset counts once).
+pub fn target_count(target: &Target) -> u64 {
+    subset_of(target).map_or(1, PartitionSubset::count)
 }
 
 /// The recorded request as targets of one partition per step (apply

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use strata_core::key::AssetKey;
 use strata_engine::backfill;
 use strata_engine::request::{PartitionSet, RequestError, SecondDimension, resolve_targets};
 use strata_storage::event::BackfillStatus;
@@ -171,23 +172,17 @@ pub(super) async fn create(
     .await
     .map_err(request_error)?;
     let steps = backfill::steps(&repository, targets.clone(), &keyspaces);
-    let mut step_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut step_counts: BTreeMap<&AssetKey, u64> = BTreeMap::new();
     for step in &steps {
-        *step_counts.entry(step.asset.to_string()).or_default() += 1;
+        *step_counts.entry(&step.asset).or_default() += 1;
     }
     let summaries: Vec<TargetSummary> = backfill::records(&targets, &keyspaces)
         .into_iter()
         .zip(targets.values())
         .map(|(record, target)| TargetSummary {
             asset: record.asset.to_string(),
-            partitions: backfill::partition_count(&BTreeMap::from([(
-                record.asset.clone(),
-                target.clone(),
-            )])),
-            steps: step_counts
-                .get(&record.asset.to_string())
-                .copied()
-                .unwrap_or(0),
+            partitions: backfill::target_count(target),
+            steps: step_counts.get(&record.asset).copied().unwrap_or(0),
             ranges: record
                 .ranges
                 .into_iter()

@@ -1,16 +1,16 @@
 //! Partitions: an asset's status as compact ranges, its keys page by page, one partition's
 //! history and upstream partitions, materialization history, and dynamic partition sets.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use strata_core::key::AssetKey;
 use strata_core::model::{Asset, Repository};
-use strata_core::partitions::definition::{DynamicPartitions, check_dynamic_key};
 use strata_core::partitions::mapping::Sides;
 use strata_core::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
+use strata_engine::dynamic::{self, DynamicError};
 use strata_storage::event::Event;
 use strata_storage::status::PartitionStatus;
 use utoipa::{IntoParams, ToSchema};
@@ -481,93 +481,33 @@ pub(super) struct DynamicSet {
     keys: Vec<String>,
 }
 
-/// The dynamic partitions set `name` must be declared by some asset.
-fn declared_set(repository: &Repository, name: &str) -> Result<(), ApiError> {
-    let declared: BTreeSet<&str> = repository
-        .assets()
-        .filter_map(|a| a.partitions_definition())
-        .flat_map(|d| d.dynamic_sets())
-        .collect();
-    if declared.contains(name) {
-        return Ok(());
-    }
-    Err(ApiError::not_found(
-        "unknown_partitions_set",
-        if declared.is_empty() {
-            format!(
-                "no dynamic partitions set `{name}`: no asset declares one \
-                 (`partitions = {{ dynamic = \"NAME\" }}`)"
-            )
-        } else {
-            format!(
-                "no dynamic partitions set `{name}`: the repository declares {}",
-                declared
-                    .iter()
-                    .map(|d| format!("`{d}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
-    ))
-}
-
 async fn change_dynamic(
     state: &AppState,
     name: &str,
     keys: Vec<String>,
     adding: bool,
 ) -> ApiResult<DynamicSet> {
-    declared_set(&state.repository(), name)?;
     if keys.is_empty() {
         return Err(ApiError::bad_request("invalid_body", "`keys` is empty"));
     }
-    if adding {
-        for key in &keys {
-            check_dynamic_key(key).map_err(|e| {
-                ApiError::bad_request("invalid_partition", format!("cannot add `{key}`: {e}"))
-            })?;
-        }
-    }
-    let before: BTreeSet<String> = state
-        .dynamic()
-        .await?
-        .keys(name)
-        .unwrap_or_default()
-        .iter()
-        .cloned()
-        .collect();
-    let changed = keys
-        .iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .filter(|k| before.contains(*k) != adding)
-        .count();
-    let event = if adding {
-        Event::DynamicPartitionsAdded {
-            name: name.to_string(),
-            keys,
-        }
-    } else {
-        Event::DynamicPartitionsRemoved {
-            name: name.to_string(),
-            keys,
-        }
-    };
-    state
-        .instance
-        .storage
-        .append((state.clock)(), vec![event])
-        .await
-        .map_err(ApiError::internal)?;
+    let changed = dynamic::change(
+        state.instance.storage.as_ref(),
+        &state.repository(),
+        name,
+        keys,
+        adding,
+        (state.clock)(),
+    )
+    .await
+    .map_err(|e| match e {
+        DynamicError::UnknownSet(message) => ApiError::not_found("unknown_partitions_set", message),
+        DynamicError::InvalidKey(message) => ApiError::bad_request("invalid_partition", message),
+        DynamicError::Storage(e) => ApiError::internal(e),
+    })?;
     Ok(Json(DynamicSet {
         name: name.to_string(),
-        changed,
-        keys: state
-            .dynamic()
-            .await?
-            .keys(name)
-            .unwrap_or_default()
-            .to_vec(),
+        changed: changed.changed,
+        keys: changed.keys,
     }))
 }
 

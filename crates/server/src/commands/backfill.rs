@@ -9,7 +9,7 @@ use serde_json::json;
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::Keyspace;
-use strata_core::plan::{Target, backfill_targets, plan_steps};
+use strata_core::plan::Target;
 use strata_engine::backfill::{self, BackfillLease, JobEnd};
 use strata_engine::executor::{Clock, Executor, cancel_pair};
 use strata_engine::instance::Instance;
@@ -45,11 +45,7 @@ pub(crate) fn create(
                 .await?;
         let partitions = describe_partitions(&args.partitions);
         if args.dry_run {
-            let steps = plan_steps(
-                &repository,
-                &backfill_targets(&repository, targets.clone()),
-                &keyspaces,
-            );
+            let steps = backfill::steps(&repository, targets.clone(), &keyspaces);
             let labels = labels(&steps, &keyspaces);
             let description = format!("backfill {}{partitions}", args.selection);
             return print_plan(&steps, &labels, &description, args.output.json);

@@ -1,18 +1,15 @@
 //! `strata partitions`: an asset's keys and windows, and what a set of keys maps to.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 use strata_core::model::{Asset, Repository};
-use strata_core::partitions::definition::{
-    DynamicPartitions, InMemoryDynamicPartitions, check_dynamic_key,
-};
+use strata_core::partitions::definition::InMemoryDynamicPartitions;
 use strata_core::partitions::mapping::Sides;
 use strata_core::partitions::time_window::TimeWindow;
 use strata_core::partitions::{Keyspace, PartitionSubset, PartitionsDefinition};
-use strata_storage::event::Event;
+use strata_engine::dynamic::{self, DynamicError};
 
 use super::{find_asset, print_json};
 use crate::cli::{PartitionsAction, PartitionsArgs};
@@ -332,82 +329,28 @@ fn change_dynamic(
         PartitionsAction::Add { name, keys } => (name, keys, true),
         PartitionsAction::Remove { name, keys } => (name, keys, false),
     };
-    let declared: BTreeSet<&str> = repository
-        .assets()
-        .filter_map(|a| a.partitions_definition())
-        .flat_map(|d| d.dynamic_sets())
-        .collect();
-    if !declared.contains(name.as_str()) {
-        let known = if declared.is_empty() {
-            "no asset declares one (`partitions = { dynamic = \"NAME\" }`)".to_string()
-        } else {
-            format!(
-                "the repository declares {}",
-                declared
-                    .iter()
-                    .map(|d| format!("`{d}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        return Err(CliError::Usage(format!(
-            "no dynamic partitions set `{name}`: {known}"
-        )));
-    }
-    if adding {
-        for key in keys {
-            check_dynamic_key(key)
-                .map_err(|e| CliError::Usage(format!("cannot add `{key}` to `{name}`: {e}")))?;
-        }
-    }
     let instance = crate::open_instance(root, repository.project())?;
     let clock = crate::clock::event_clock()?;
-    crate::runtime()?.block_on(async {
-        let before = instance
-            .storage
-            .dynamic_partitions()
-            .await
-            .map_err(CliError::internal)?;
-        let existing: BTreeSet<String> = before
-            .keys(name)
-            .unwrap_or_default()
-            .iter()
-            .cloned()
-            .collect();
-        let event = if adding {
-            Event::DynamicPartitionsAdded {
-                name: name.clone(),
-                keys: keys.clone(),
-            }
-        } else {
-            Event::DynamicPartitionsRemoved {
-                name: name.clone(),
-                keys: keys.clone(),
-            }
-        };
-        instance
-            .storage
-            .append(clock(), vec![event])
-            .await
-            .map_err(CliError::internal)?;
-        let changed = keys
-            .iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .filter(|k| existing.contains(*k) != adding)
-            .count();
-        let after = existing.len() as i64
-            + if adding {
-                changed as i64
-            } else {
-                -(changed as i64)
-            };
-        println!(
-            "{} {changed} key{} {} `{name}`; it has {after} now",
-            if adding { "added" } else { "removed" },
-            if changed == 1 { "" } else { "s" },
-            if adding { "to" } else { "from" },
-        );
-        Ok(Outcome::Ok)
-    })
+    let result = crate::runtime()?.block_on(dynamic::change(
+        instance.storage.as_ref(),
+        repository,
+        name,
+        keys.clone(),
+        adding,
+        clock(),
+    ));
+    let changed = match result {
+        Ok(changed) => changed,
+        Err(DynamicError::Storage(e)) => return Err(CliError::internal(e)),
+        Err(e) => return Err(CliError::Usage(e.to_string())),
+    };
+    println!(
+        "{} {} key{} {} `{name}`; it has {} now",
+        if adding { "added" } else { "removed" },
+        changed.changed,
+        if changed.changed == 1 { "" } else { "s" },
+        if adding { "to" } else { "from" },
+        changed.keys.len()
+    );
+    Ok(Outcome::Ok)
 }

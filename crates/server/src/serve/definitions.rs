@@ -122,14 +122,15 @@ fn code_files(root: &Path, repository: Option<&Repository>) -> Vec<PathBuf> {
     files
 }
 
-/// A hash of the path, size and modification time of `strata.toml`, every file under
-/// `assets/` and the assets' code files: cheap to take every second, and different after any
+/// A hash of the path, size and modification time of `strata.toml`, every declaration file
+/// under `assets/` and the assets' code files: cheap to take every second, and different after any
 /// edit, addition or removal (a code file changes code versions, so staleness, without
 /// changing a declaration).
 fn fingerprint(root: &Path, code_files: &[PathBuf]) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let mut files = vec![root.join("strata.toml")];
-    collect(&root.join("assets"), &mut files);
+    // The same files loading reads; an unreadable folder shows up in the load's errors.
+    let _ = repository::collect(&root.join("assets"), &mut files);
     files.extend_from_slice(code_files);
     files.sort();
     for file in files {
@@ -140,18 +141,4 @@ fn fingerprint(root: &Path, code_files: &[PathBuf]) -> u64 {
         }
     }
     hasher.finish()
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
 }
