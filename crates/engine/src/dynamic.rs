@@ -34,15 +34,14 @@ pub struct Changed {
     pub keys: Vec<String>,
 }
 
-/// Adds (`adding`) or removes `keys` of the set `name`, recorded at `now`.
-pub async fn change(
-    storage: &dyn Storage,
+/// Whether the change can be made: the set is declared and added keys are valid. Reads
+/// nothing, so a caller can refuse before it opens storage.
+pub fn check(
     repository: &Repository,
     name: &str,
-    keys: Vec<String>,
+    keys: &[String],
     adding: bool,
-    now: Millis,
-) -> Result<Changed, DynamicError> {
+) -> Result<(), DynamicError> {
     let declared: BTreeSet<&str> = repository
         .assets()
         .filter_map(|a| a.partitions_definition())
@@ -60,12 +59,25 @@ pub async fn change(
         )));
     }
     if adding {
-        for key in &keys {
+        for key in keys {
             check_dynamic_key(key).map_err(|e| {
                 DynamicError::InvalidKey(format!("cannot add `{key}` to `{name}`: {e}"))
             })?;
         }
     }
+    Ok(())
+}
+
+/// Adds (`adding`) or removes `keys` of the set `name`, recorded at `now` (after [`check`]).
+pub async fn change(
+    storage: &dyn Storage,
+    repository: &Repository,
+    name: &str,
+    keys: Vec<String>,
+    adding: bool,
+    now: Millis,
+) -> Result<Changed, DynamicError> {
+    check(repository, name, &keys, adding)?;
     let before: BTreeSet<String> = storage
         .dynamic_partitions()
         .await?

@@ -329,6 +329,8 @@ fn change_dynamic(
         PartitionsAction::Add { name, keys } => (name, keys, true),
         PartitionsAction::Remove { name, keys } => (name, keys, false),
     };
+    // Refuse before opening storage: a bad name or key creates nothing.
+    dynamic::check(repository, name, keys, adding).map_err(|e| CliError::Usage(e.to_string()))?;
     let instance = crate::open_instance(root, repository.project())?;
     let clock = crate::clock::event_clock()?;
     let result = crate::runtime()?.block_on(dynamic::change(
