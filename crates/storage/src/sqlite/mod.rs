@@ -18,6 +18,7 @@ mod queries;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
@@ -160,10 +161,33 @@ fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    use_write_ahead_log(&conn)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
+}
+
+/// How long a connection waits for another process's lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Puts the database in WAL mode, waiting for other processes as the busy timeout would.
+///
+/// Switching a fresh database to WAL takes an exclusive lock that SQLite's busy handler does not
+/// wait for, so two processes opening a new instance at once (`strata status` while
+/// `strata backfill` starts) would see "database is locked". Only that first switch can be busy:
+/// afterwards the file is in WAL mode and the pragma changes nothing.
+fn use_write_ahead_log(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn blocking<T: Send + 'static>(
