@@ -92,6 +92,134 @@ fn a_tick_interrupted_half_way_loses_no_update() {
     }
 }
 
+/// A tick killed after storing what it requested but before launching it: the next process to
+/// tick launches those runs (under their own ids) before ticking, so no request is lost.
+#[test]
+fn runs_a_killed_tick_requested_are_launched_by_the_next_tick() {
+    let dir = example();
+    let dir = dir.path();
+    tick(dir, "2013-01-02T12:00:00-05:00");
+    let now = "2013-01-02T12:10:00-05:00";
+    let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["automation", "tick", "--now", now, "--json"])
+        .current_dir(dir)
+        .env("STRATA_FAILPOINTS", "automation.after_record=abort")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success(), "the tick was killed");
+    let ticks = json(&strata(dir, &["automation", "ticks", "--json"]));
+    let lost = ticks[0]["runs"].as_array().unwrap().clone();
+    assert!(
+        !lost.is_empty(),
+        "the killed tick had requested runs: {ticks}"
+    );
+    let run_ids = |dir: &Path| -> Vec<String> {
+        json(&strata(dir, &["runs", "--json"]))["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let lost_id = lost[0]["run_id"].as_str().unwrap().to_string();
+    assert!(!run_ids(dir).contains(&lost_id), "never queued");
+    assert!(!materialized(dir, "raw/flights").contains(&"2013-01-01..2013-01-01".to_string()));
+
+    let next = strata(
+        dir,
+        &["automation", "tick", "--now", "2013-01-02T12:20:00-05:00"],
+    );
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert!(
+        stderr(&next).contains("launched again"),
+        "{}",
+        stderr(&next)
+    );
+    let runs = json(&strata(dir, &["runs", "--json"]))["runs"].clone();
+    let relaunched = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == lost_id.as_str())
+        .unwrap_or_else(|| panic!("{lost_id} launched again: {runs}"));
+    assert_eq!(relaunched["status"], "succeeded", "{relaunched}");
+    assert!(
+        materialized(dir, "raw/flights")
+            .iter()
+            .any(|r| r.starts_with("2013-01-01")),
+        "{:?}",
+        materialized(dir, "raw/flights")
+    );
+    let again = tick(dir, "2013-01-02T12:30:00-05:00");
+    assert!(
+        !requested(&again).contains(&"raw/flights 2013-01-01".to_string()),
+        "requested once, launched once: {again}"
+    );
+}
+
+/// A tick's process killed while its run executes: the next tick fails that run explicitly
+/// (its partitions are no longer in progress) and evaluates the asset again.
+#[test]
+fn a_run_whose_ticking_process_was_killed_is_failed_as_interrupted() {
+    let dir = repository(&[(
+        "assets/g/slow.toml",
+        "command = [\"sh\", \"-c\", \"test -e fast || sleep 30; printf 'n\\\\n1\\\\n' > $STRATA_OUTPUT\"]\n\
+         output = \"csv\"\nautomation = \"missing & !in_progress\"\n",
+    )]);
+    let dir = dir.path();
+    let mut ticking = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["automation", "tick", "--now", "2024-01-05T00:00:00Z"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = || -> Option<String> {
+        let runs = json(&strata(dir, &["runs", "--json"]));
+        let run = runs["runs"].as_array()?.first()?.clone();
+        (run["status"] == "started").then(|| run["run_id"].as_str().unwrap().to_string())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run_id = loop {
+        if let Some(id) = started() {
+            break id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    ticking.kill().unwrap(); // SIGKILL
+    ticking.wait().unwrap();
+    std::fs::write(dir.join("fast"), "").unwrap();
+
+    let next = strata(
+        dir,
+        &["automation", "tick", "--now", "2024-01-05T00:01:00Z"],
+    );
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert!(
+        stderr(&next).contains("1 interrupted run failed"),
+        "{}",
+        stderr(&next)
+    );
+    let shown = json(&strata(dir, &["runs", "show", &run_id, "--json"]));
+    assert_eq!(shown["run"]["status"], "failed", "{shown}");
+    assert!(
+        shown["run"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{shown}"
+    );
+    let status = json(&strata(dir, &["status", "g/slow", "--json"]));
+    assert!(
+        !status["assets"][0]["last_materialization"].is_null(),
+        "evaluated again and materialized: {status}"
+    );
+}
+
 #[test]
 fn the_example_stepped_day_by_day_keeps_eager_assets_up_to_date() {
     let dir = example();

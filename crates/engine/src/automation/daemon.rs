@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use strata_core::model::Repository;
 
-use super::AutomationError;
 use super::tick::{TickMode, run_tick};
+use super::{AutomationError, recover};
 use crate::executor::{Clock, Executor, cancel_pair};
 use crate::instance::Instance;
 
@@ -51,15 +51,19 @@ pub async fn take_lease(
 /// Ticks every `[daemon] tick_interval` until `stop` resolves, launching each tick's runs in
 /// the background. Each tick evaluates the definitions `repository` returns then (a server
 /// swaps them when the files change). `on_tick` sees every outcome (for logs and metrics).
+/// Before its first tick it recovers what a process that died left undone
+/// ([`recover::interrupted_runs`]; `on_recover` sees it).
 pub async fn run(
     instance: Instance,
     repository: impl Fn() -> Arc<Repository> + Send,
     clock: Clock,
     mut stop: tokio::sync::watch::Receiver<bool>,
     on_tick: impl Fn(Result<&super::TickOutcome, &AutomationError>) + Send,
+    on_recover: impl Fn(Result<&recover::Recovered, &AutomationError>) + Send,
 ) -> Result<(), AutomationError> {
     let holder = holder();
     let mut running = tokio::task::JoinSet::new();
+    let mut recovered = false;
     loop {
         let repository = repository();
         let interval = repository.project().daemon.tick_interval;
@@ -72,19 +76,26 @@ pub async fn run(
         // A daemon that finds the lease taken waits as a standby and takes over when the other
         // process stops renewing it.
         let result = match take_lease(&instance, &holder, now, interval * 3).await {
-            Ok(()) => run_tick(&instance, &repository, now, TickMode::Launch).await,
+            Ok(()) => {
+                if !recovered {
+                    // Before the first tick: what a process that died asked for and did not do.
+                    let found = recover::interrupted_runs(&instance, &repository, now).await;
+                    on_recover(found.as_ref());
+                    if let Ok(found) = found {
+                        recovered = true;
+                        for again in found.relaunch {
+                            launch(&mut running, &executor, again.run.request, !again.queued);
+                        }
+                    }
+                }
+                run_tick(&instance, &repository, now, TickMode::Launch).await
+            }
             Err(error) => Err(error),
         };
         on_tick(result.as_ref());
         if let Ok(outcome) = result {
             for run in outcome.runs {
-                let executor = executor.clone();
-                running.spawn(async move {
-                    if executor.queue(&run.request).await.is_ok() {
-                        let (cancel, _) = cancel_pair();
-                        let _ = executor.execute(run.request, cancel, None).await;
-                    }
-                });
+                launch(&mut running, &executor, run.request, true);
             }
         }
         while running.try_join_next().is_some() {}
@@ -93,7 +104,25 @@ pub async fn run(
             _ = stop.changed() => break,
         }
     }
-    let _ = instance.storage.release_lease(LEASE, &holder).await;
+    // Runs end before the lease is given up: a process taking it over must not find them
+    // unfinished and launch them again.
     while running.join_next().await.is_some() {}
+    let _ = instance.storage.release_lease(LEASE, &holder).await;
     Ok(())
+}
+
+/// Executes `request` in the background (queuing it first unless it already is).
+fn launch(
+    running: &mut tokio::task::JoinSet<()>,
+    executor: &Executor,
+    request: crate::executor::RunRequest,
+    queue: bool,
+) {
+    let executor = executor.clone();
+    running.spawn(async move {
+        if !queue || executor.queue(&request).await.is_ok() {
+            let (cancel, _) = cancel_pair();
+            let _ = executor.execute(request, cancel, None).await;
+        }
+    });
 }

@@ -14,11 +14,13 @@
 //! - [`freshness`]: every policy at `now`, and the state-change events.
 //! - [`runs`]: requests grouped into runs.
 //! - [`tick`]: one tick.
+//! - [`recover`]: the runs of a ticking process that died, launched again or failed.
 //! - [`daemon`]: the loop.
 
 pub mod daemon;
 pub mod facts;
 pub mod freshness;
+pub mod recover;
 pub mod runs;
 pub mod tick;
 

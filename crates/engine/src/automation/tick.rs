@@ -11,6 +11,7 @@ use strata_core::partitions::subset::PartitionSubset;
 use strata_storage::records::NewTick;
 
 use super::freshness::{self, AssetFreshness};
+use super::recover::PROCESS_TAG;
 use super::runs::{self, Requested};
 use super::{AutomationError, facts};
 use crate::executor::RunRequest;
@@ -185,7 +186,10 @@ pub async fn run_tick(
             queue.push(group);
             continue;
         }
-        let tags = BTreeMap::from([("launched_by".to_string(), "automation".to_string())]);
+        let tags = BTreeMap::from([
+            ("launched_by".to_string(), "automation".to_string()),
+            (PROCESS_TAG.to_string(), crate::lease::holder()),
+        ]);
         if let Some(request) =
             runs::run_request(repository, &keyspaces, &group, runs::describe(&group), tags)
         {
@@ -215,7 +219,13 @@ pub async fn run_tick(
         };
         let runs_json: Vec<_> = planned
             .iter()
-            .map(|r| serde_json::json!({"run_id": r.request.run_id, "targets": r.targets}))
+            .map(|r| {
+                serde_json::json!({
+                    "run_id": r.request.run_id,
+                    "targets": r.targets,
+                    "process": r.request.tags[PROCESS_TAG],
+                })
+            })
             .collect();
         let evaluations = outcome
             .evaluations
@@ -242,6 +252,7 @@ pub async fn run_tick(
         };
         crate::failpoint::hit("automation.before_record");
         tick_number = Some(storage.record_tick(tick).await?);
+        crate::failpoint::hit("automation.after_record");
         if let Some(number) = tick_number {
             for run in &mut planned {
                 run.request

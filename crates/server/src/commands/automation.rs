@@ -12,13 +12,15 @@ use strata_core::partitions::{Keyspace, PartitionSubset};
 use strata_engine::automation::daemon::{self, LEASE};
 use strata_engine::automation::facts::statuses;
 use strata_engine::automation::freshness::{AssetFreshness, evaluate_all};
+use strata_engine::automation::recover::{self, Recovered};
+use strata_engine::automation::tick::PlannedRun;
 use strata_engine::automation::{TickMode, TickOutcome, run_tick};
 use strata_engine::executor::{Clock, Executor};
 use strata_engine::instance::Instance;
 use strata_storage::records::{EvaluationRecord, TickRecord};
 
 use crate::cli::{AutomationAction, FreshnessArgs};
-use crate::commands::materialize::{execute, labels};
+use crate::commands::materialize::{execute, execute_queued, labels};
 use crate::commands::runs::time;
 use crate::commands::{find_asset, print_json, select};
 use crate::{CliError, Outcome, clock};
@@ -96,6 +98,17 @@ fn tick(
             .await
             .map_err(CliError::internal)?;
         }
+        // Before ticking: what a ticking process that died asked for and did not do.
+        let recovered = match mode {
+            TickMode::Launch => {
+                let found = recover::interrupted_runs(&instance, &repository, now_ms).await;
+                if !as_json {
+                    Recovered::report(found.as_ref());
+                }
+                found.map_err(CliError::internal)?.relaunch
+            }
+            _ => Vec::new(),
+        };
         let outcome = run_tick(&instance, &repository, now_ms, mode).await;
         if mode != TickMode::DryRun {
             let _ = instance.storage.release_lease(LEASE, &holder).await;
@@ -106,7 +119,12 @@ fn tick(
         }
         let mut failed = false;
         let mut runs = Vec::new();
-        if !outcome.runs.is_empty() {
+        let launches = recovered
+            .into_iter()
+            .map(|again| (again.run, again.queued))
+            .chain(outcome.runs.iter().map(|run| (run.clone(), false)));
+        let launches: Vec<(PlannedRun, bool)> = launches.collect();
+        if !launches.is_empty() {
             let executor = Executor::new(
                 instance.clone(),
                 Arc::clone(&repository),
@@ -118,9 +136,14 @@ fn tick(
                 .await
                 .map_err(CliError::internal)?;
             let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
-            for run in &outcome.runs {
+            for (run, queued) in &launches {
                 let labels = labels(&run.request.steps, &keyspaces);
-                let report = execute(&executor, run.request.clone(), &labels, as_json).await?;
+                let request = run.request.clone();
+                let report = if *queued {
+                    execute_queued(&executor, request, &labels, as_json).await?
+                } else {
+                    execute(&executor, request, &labels, as_json).await?
+                };
                 failed |= report.failed() > 0;
                 runs.push(json!({
                     "run_id": report.run_id,
@@ -655,7 +678,7 @@ pub(crate) fn daemon(repository: Repository, root: &Path) -> Result<Outcome, Cli
                 );
             }
             Err(error) => eprintln!("tick failed (retrying next interval): {error}"),
-        })
+        }, Recovered::report)
         .await
         .map_err(CliError::internal)
     })?;

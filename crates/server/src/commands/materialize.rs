@@ -180,6 +180,16 @@ pub(crate) async fn execute(
     as_json: bool,
 ) -> Result<RunReport, CliError> {
     executor.queue(&request).await.map_err(CliError::internal)?;
+    execute_queued(executor, request, labels, as_json).await
+}
+
+/// Executes a run already queued, watched from the terminal.
+pub(crate) async fn execute_queued(
+    executor: &Executor,
+    request: RunRequest,
+    labels: &[String],
+    as_json: bool,
+) -> Result<RunReport, CliError> {
     let watch = Watch::start(executor, &request, labels, as_json);
     let report = executor
         .execute(request, watch.cancel.clone(), Some(watch.progress.clone()))

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_engine::automation::daemon;
+use strata_engine::automation::recover::Recovered;
 
 use crate::api::{AppState, app};
 use crate::{CliError, Outcome};
@@ -167,6 +168,7 @@ async fn run_daemon(state: AppState, stopped: tokio::sync::watch::Receiver<bool>
                 tracing::warn!(%error, "automation tick failed; retrying at the next interval");
             }
         },
+        Recovered::report,
     )
     .await;
     if let Err(error) = result {
