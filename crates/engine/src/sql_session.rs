@@ -13,7 +13,18 @@ use strata_core::key::AssetKey;
 
 /// A fresh session with no tables.
 pub fn session() -> SessionContext {
-    SessionContext::new_with_config(SessionConfig::new().with_information_schema(false))
+    SessionContext::new_with_config(config())
+}
+
+/// A fresh session for a query over one partition's rows: executed as one stream. Steps run
+/// side by side already (`[executor] concurrency`), and splitting a partition's few thousand
+/// rows across threads costs more in planning (repartitions, merges) than it saves.
+pub fn single_stream_session() -> SessionContext {
+    SessionContext::new_with_config(config().with_target_partitions(1))
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new().with_information_schema(false)
 }
 
 /// Registers `table` as the asset `key`: the table `group.name`.

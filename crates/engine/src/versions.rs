@@ -38,12 +38,7 @@ pub fn content_data_version(parts: &[&[u8]]) -> String {
 
 /// The asset's code version, reading its `code_files` from the repository at `root`.
 pub fn asset_code_version(root: &Path, asset: &Asset) -> Result<String, String> {
-    let code_files: &[String] = match &asset.compute {
-        Compute::Command(command) => &command.code_files,
-        Compute::Rust(rust) => &rust.code_files,
-        _ => &[],
-    };
-    let files = match code_files {
+    let files = match code_files(asset) {
         files if asset.code_version.is_none() => files
             .iter()
             .map(|path| {
@@ -61,6 +56,20 @@ pub fn asset_code_version(root: &Path, asset: &Asset) -> Result<String, String> 
     };
     let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
     Ok(code_version(asset, &borrowed))
+}
+
+/// The code files an asset lists (`code_files` of a command or Rust asset).
+fn code_files(asset: &Asset) -> &[String] {
+    match &asset.compute {
+        Compute::Command(command) => &command.code_files,
+        Compute::Rust(rust) => &rust.code_files,
+        _ => &[],
+    }
+}
+
+/// Whether the asset's code version reads files (else it is a function of the declaration).
+pub(crate) fn reads_code_files(asset: &Asset) -> bool {
+    asset.code_version.is_none() && !code_files(asset).is_empty()
 }
 
 #[cfg(test)]

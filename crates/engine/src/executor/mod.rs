@@ -18,11 +18,13 @@ mod cancel;
 mod retry;
 mod schedule;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_core::model::Repository;
+use strata_core::key::AssetKey;
+use strata_core::model::{Asset, Repository};
 use strata_core::partitions::definition::InMemoryDynamicPartitions;
 use strata_core::plan::PlannedStep;
 use strata_storage::StorageError;
@@ -144,6 +146,29 @@ pub(crate) struct RunContext {
     /// The run's start, in seconds: keyspaces are evaluated at this instant.
     pub(crate) now_secs: i64,
     pub(crate) cancel: CancelSignal,
+    /// Code versions computed from the declaration alone (no code files), per asset: the same
+    /// for every step of the run, and worth computing once (SQL is normalized to hash it).
+    pub(crate) declared_code_versions: std::sync::Mutex<HashMap<AssetKey, String>>,
+}
+
+impl RunContext {
+    /// The code version of `asset` for a step of this run. Code files are read for every step
+    /// (a command's script may change while the run executes; its steps record what they ran).
+    pub(crate) fn code_version(&self, root: &Path, asset: &Asset) -> Result<String, String> {
+        if crate::versions::reads_code_files(asset) {
+            return crate::versions::asset_code_version(root, asset);
+        }
+        let mut cache = self
+            .declared_code_versions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(version) = cache.get(&asset.key) {
+            return Ok(version.clone());
+        }
+        let version = crate::versions::asset_code_version(root, asset)?;
+        cache.insert(asset.key.clone(), version.clone());
+        Ok(version)
+    }
 }
 
 impl Executor {
@@ -230,6 +255,7 @@ impl Executor {
             dynamic: storage.dynamic_partitions().await?,
             now_secs: now.div_euclid(1000),
             cancel: cancel.signal(),
+            declared_code_versions: Default::default(),
         });
         let poller = tokio::spawn(poll_cancel_flag(
             Arc::clone(&storage),

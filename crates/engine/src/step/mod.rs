@@ -398,7 +398,8 @@ async fn attempt_once(
     partitions: &[PartitionRef],
     log: &StepLog,
 ) -> Result<Done, StepError> {
-    let code_version = crate::versions::asset_code_version(&shared.instance.root, asset)
+    let code_version = run
+        .code_version(&shared.instance.root, asset)
         .map_err(StepError::permanent)?;
     let ctx = StepContext {
         shared,

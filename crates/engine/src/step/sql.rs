@@ -18,7 +18,7 @@ use super::checks::Materialized;
 use super::inputs::{Input, InputData};
 use super::output::{self, PARTITION_KEY};
 use super::{PartitionRef, StepContext, StepError};
-use crate::sql_session::{read_only, register_asset, session};
+use crate::sql_session::{read_only, register_asset, session, single_stream_session};
 
 pub(crate) async fn materialize(
     ctx: &StepContext<'_>,
@@ -137,7 +137,12 @@ pub(crate) async fn session_with_inputs(
     ctx: &StepContext<'_>,
     inputs: &[Input],
 ) -> Result<SessionContext, StepError> {
-    let session = session();
+    // A range (a single-run backfill) is one big query: let DataFusion parallelise it.
+    let session = if ctx.partitions.len() > 1 {
+        session()
+    } else {
+        single_stream_session()
+    };
     for input in inputs {
         // Source assets are observed, not stored: they are not tables.
         let InputData::Stored {
