@@ -704,3 +704,37 @@ fn a_failed_step_sends_fail_with_its_error() {
     );
     assert_eq!(Spec::load().errors(fail), Vec::<String>::new());
 }
+
+#[test]
+fn a_command_shows_the_column_lineage_it_reported() {
+    let script = "import os\n\
+        open(os.environ['STRATA_OUTPUT'], 'w').write('total,id\\n3,1\\n')\n\
+        open(os.environ['STRATA_EVENTS'], 'a').write('{\"type\": \"column_lineage\", \"columns\": {\"total\": [{\"asset\": \"a/orders\", \"column\": \"amount\"}]}}\\n')\n";
+    let dir = repository(&[
+        ("report.py", script),
+        ("assets/a/orders.sql", "SELECT 1.5 AS amount"),
+        (
+            "assets/a/totals.toml",
+            "command = [\"python3\", \"report.py\"]\noutput = \"csv\"\n[deps.\"a/orders\"]\n",
+        ),
+    ]);
+    let run = strata(dir.path(), &["materialize", "*"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let lineage = json(&strata(
+        dir.path(),
+        &["lineage", "a/totals", "--columns", "--json"],
+    ));
+    assert_eq!(
+        lineage,
+        json!({
+            "asset": "a/totals",
+            "origin": "reported",
+            "columns": [
+                {"name": "total", "type": "Int64", "transform": null,
+                 "sources": [{"asset": "a/orders", "column": "amount", "transform": null}]},
+                {"name": "id", "type": "Int64", "transform": null, "sources": []},
+            ],
+            "rows": [],
+        })
+    );
+}

@@ -82,7 +82,7 @@ fn print_text(lineage: &PartitionLineage) -> Result<(), CliError> {
         .iter()
         .partition(|e| depth(&e.downstream, &e.partition) <= 0);
     if lineage.direction != Direction::Downstream {
-        writeln!(out, "made from ({} runs of partitions):", up.len())?;
+        writeln!(out, "made from:")?;
         for edge in up {
             let indent =
                 "  ".repeat(1 + depth(&edge.downstream, &edge.partition).unsigned_abs() as usize);
@@ -104,7 +104,7 @@ fn print_text(lineage: &PartitionLineage) -> Result<(), CliError> {
         }
     }
     if lineage.direction != Direction::Upstream {
-        writeln!(out, "used by ({} partitions):", down.len())?;
+        writeln!(out, "used by:")?;
         for edge in down {
             let indent = "  ".repeat(depth(&edge.downstream, &edge.partition).max(1) as usize);
             writeln!(
