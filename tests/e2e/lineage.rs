@@ -14,15 +14,18 @@ use serde_json::{Value, json};
 use crate::api::{call, example_app, get};
 use crate::automation::golden;
 use crate::json_schema::Registry;
-use crate::materialize::{example, repository};
+use crate::materialize::{example, example_in, repository};
 use crate::{json, root, stderr, stdout, strata};
 
 /// The example with `*flights/delays_vs_weather` materialized for 2013-01-01, shared by the
-/// tests here (materializing is the slow part); it lives under the test target directory.
+/// tests here (materializing is the slow part). A static is never dropped, so it lives in one
+/// folder under the test target directory, replaced by each run of the tests.
 fn materialized() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = example().keep();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lineage-example");
+        let _ = std::fs::remove_dir_all(&dir);
+        example_in(&dir);
         let run = strata(
             &dir,
             &[
