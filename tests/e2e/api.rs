@@ -19,14 +19,19 @@ use crate::materialize::example;
 use crate::root;
 
 /// The app on a copy of the example, with the real clock.
-async fn example_app(dir: &Path) -> (AppState, Router) {
+pub(crate) async fn example_app(dir: &Path) -> (AppState, Router) {
     let clock: strata_engine::executor::Clock = Arc::new(|| chrono::Utc::now().timestamp_millis());
     let state = AppState::open(dir, clock).await.expect("the example loads");
     (state.clone(), app(state))
 }
 
 /// Sends one request; returns the status and the body (JSON, or the text as a JSON string).
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
     let mut request = Request::builder().method(method).uri(uri);
     if body.is_some() {
         request = request.header("content-type", "application/json");
@@ -44,7 +49,7 @@ async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (Sta
     (status, value)
 }
 
-async fn get(app: &Router, uri: &str) -> Value {
+pub(crate) async fn get(app: &Router, uri: &str) -> Value {
     let (status, body) = call(app, "GET", uri, None).await;
     assert_eq!(status, StatusCode::OK, "GET {uri}: {body}");
     body
@@ -570,6 +575,8 @@ async fn every_documented_route_is_served_and_every_served_route_documented() {
         ("POST", "/api/v1/partitions/dynamic/{name}"),
         ("DELETE", "/api/v1/partitions/dynamic/{name}"),
         ("GET", "/api/v1/assets/{group}/{name}/partitions/status"),
+        ("GET", "/api/v1/assets/{group}/{name}/lineage/columns"),
+        ("GET", "/api/v1/assets/{group}/{name}/lineage/partitions"),
     ] {
         assert!(
             documented.contains(&(method.to_string(), path.to_string())),
@@ -578,7 +585,7 @@ async fn every_documented_route_is_served_and_every_served_route_documented() {
     }
     assert_eq!(
         documented.len(),
-        25,
+        27,
         "a route was added or removed: update this test and docs/api.md: {documented:?}"
     );
 }

@@ -35,7 +35,7 @@ fn requested(tick: &serde_json::Value) -> Vec<String> {
 }
 
 /// Compares `actual` with the golden file (rewritten when `STRATA_BLESS=1`).
-fn golden(name: &str, actual: &str) {
+pub(crate) fn golden(name: &str, actual: &str) {
     let path = root().join("tests/e2e/golden").join(name);
     if std::env::var("STRATA_BLESS").as_deref() == Ok("1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -5,6 +5,8 @@ mod automation;
 mod backfill;
 mod cli;
 mod gc;
+mod json_schema;
+mod lineage;
 mod materialize;
 mod telemetry;
 

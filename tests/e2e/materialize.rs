@@ -8,10 +8,16 @@ use crate::{json, root, stderr, stdout, strata};
 /// A copy of the example repository (declarations, script and data) in a temporary folder.
 pub(crate) fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for entry in ["strata.toml", "assets", "scripts", "data"] {
-        copy(&root().join(entry), &dir.path().join(entry));
-    }
+    example_in(dir.path());
     dir
+}
+
+/// Copies the example repository into `dir`.
+pub(crate) fn example_in(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in ["strata.toml", "assets", "scripts", "data"] {
+        copy(&root().join(entry), &dir.join(entry));
+    }
 }
 
 fn copy(from: &Path, to: &Path) {

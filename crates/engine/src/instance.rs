@@ -12,6 +12,7 @@ use strata_io_managers::registry::IoManagerRegistry;
 use strata_storage::{SqliteStorage, Storage, StorageError};
 
 use crate::extensions::Extensions;
+use crate::openlineage::OpenLineage;
 
 /// The storage and IO managers of one repository.
 #[derive(Clone, Debug)]
@@ -24,6 +25,8 @@ pub struct Instance {
     pub io_managers: IoManagerRegistry,
     /// Functions (and IO managers) the binary registered through the Rust API.
     pub extensions: Arc<Extensions>,
+    /// Where steps send OpenLineage events, when `[openlineage]` is declared.
+    pub openlineage: Option<Arc<OpenLineage>>,
 }
 
 /// Why an instance could not be opened.
@@ -91,6 +94,10 @@ impl Instance {
             storage: Arc::new(SqliteStorage::open(&database)?),
             io_managers,
             extensions,
+            openlineage: project
+                .openlineage
+                .as_ref()
+                .map(|config| Arc::new(OpenLineage::from_config(root, config))),
         })
     }
 }

@@ -10,6 +10,9 @@
 //!   one Materialization event — the one commit.
 //! - [`dynamic`]: adding and removing keys of dynamic partitions sets.
 //! - [`lease`]: who holds a storage lease, and whether that process still exists.
+//! - [`lineage`]: column lineage (from SQL plans, or as commands report it) and partition
+//!   lineage (from the inputs each materialization recorded).
+//! - [`openlineage`]: OpenLineage RunEvents per step, delivered in the background.
 //! - [`backfill`]: persistent backfills: the recorded request, what of it is done, and the
 //!   lease of the process running it.
 //! - [`extensions`]: the Rust API — functions and IO managers a binary registers.
@@ -33,6 +36,8 @@ pub mod extensions;
 pub mod gc;
 pub mod instance;
 pub mod lease;
+pub mod lineage;
+pub mod openlineage;
 pub mod protocol;
 pub mod request;
 pub mod sql_session;

@@ -29,13 +29,19 @@ pub(crate) enum Command {
         #[command(flatten)]
         output: JsonFlag,
     },
-    /// The selected subgraph: nodes and edges, with each edge's partition mapping.
-    Lineage {
-        /// Asset selection, e.g. `+flights/daily_delays+`.
-        selection: String,
-        #[command(flatten)]
-        output: JsonFlag,
-    },
+    /// The selected subgraph (nodes and edges, with each edge's partition mapping); or one
+    /// asset's column lineage (--columns); or one partition's lineage (--partition).
+    ///
+    /// --columns: each column of ASSET with the upstream columns it comes from and how (copy,
+    /// expression, window, aggregate), and the columns that decide its rows (join keys,
+    /// filters, GROUP BY, ORDER BY). SQL assets are planned against their upstreams' schemas;
+    /// commands show what they reported with `column_lineage` events.
+    ///
+    /// --partition KEY: the upstream partitions and data versions that materialized partition
+    /// was made from, recursively, and the downstream partitions made from it; --upstream or
+    /// --downstream walks one way only. For an unpartitioned asset, give --upstream or
+    /// --downstream alone, or --partition '' for both.
+    Lineage(LineageArgs),
     /// An asset's partitions with their time windows, or the partitions a set of keys maps to.
     Partitions(PartitionsArgs),
     /// Materialize the selected assets' partitions in dependency order, with a progress bar.
@@ -288,6 +294,28 @@ pub(crate) struct GcArgs {
     /// Report what would be deleted; delete nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LineageArgs {
+    /// Asset selection, e.g. `+flights/daily_delays+`; one asset with --columns or --partition.
+    pub(crate) selection: String,
+    /// Column lineage of the asset.
+    #[arg(long, conflicts_with = "partition")]
+    pub(crate) columns: bool,
+    /// Partition lineage of this materialized partition of the asset.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) partition: Option<String>,
+    /// Partition lineage, only what the partition was made from (alone: of an unpartitioned
+    /// asset).
+    #[arg(long, conflicts_with_all = ["downstream", "columns"])]
+    pub(crate) upstream: bool,
+    /// Partition lineage, only what was made from the partition (alone: of an unpartitioned
+    /// asset).
+    #[arg(long, conflicts_with = "columns")]
+    pub(crate) downstream: bool,
     #[command(flatten)]
     pub(crate) output: JsonFlag,
 }

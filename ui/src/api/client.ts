@@ -21,6 +21,8 @@ export type BackfillDetail = Schemas["BackfillDetail"];
 export type NewBackfill = Schemas["NewBackfill"];
 export type Created = Schemas["Created"];
 export type LogLine = Schemas["LogLine"];
+export type AssetColumns = Schemas["AssetColumns"];
+export type PartitionLineage = Schemas["PartitionLineage"];
 
 export const api = createClient<paths>({ baseUrl: "" });
 

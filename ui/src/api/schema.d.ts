@@ -38,6 +38,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/assets/{group}/{name}/lineage/columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An asset's columns, each with the upstream columns it comes from and how, and the
+         *     upstream columns that decide its rows. SQL assets are planned against their upstreams'
+         *     schemas (known from their latest materializations); commands answer what they reported.
+         */
+        get: operations["get_column_lineage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/assets/{group}/{name}/lineage/partitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A materialized partition's lineage: the upstream partitions and data versions it was made
+         *     from, recursively, and the downstream partitions made from it — as each materialization
+         *     recorded them.
+         */
+        get: operations["get_partition_lineage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/assets/{group}/{name}/materializations": {
         parameters: {
             query?: never;
@@ -415,6 +457,17 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An asset's columns and where each comes from. */
+        AssetColumns: {
+            /** @description The asset. */
+            asset: string;
+            /** @description Its columns, in order. */
+            columns: components["schemas"]["ColumnLineage"][];
+            /** @description Where the lineage comes from. */
+            origin: components["schemas"]["Origin"];
+            /** @description Upstream columns that decide which rows it has (join keys, filters, groups, order). */
+            rows: components["schemas"]["RowSource"][];
+        };
         /** @description One asset's declaration. */
         AssetDetail: components["schemas"]["AssetSummary"] & {
             /** @description `per_partition` or `single_run`. */
@@ -534,6 +587,24 @@ export interface components {
             /** @description `warn` or `error`. */
             severity: string;
         };
+        /** @description One column of an asset. */
+        ColumnLineage: {
+            /** @description Its name. */
+            name: string;
+            /** @description The upstream columns its values come from. */
+            sources: components["schemas"]["ColumnSource"][];
+            transform?: null | components["schemas"]["Transform"];
+            /** @description Its Arrow type (`Int64`, `Utf8`, …), when known. */
+            type?: string | null;
+        };
+        /** @description An upstream column one column's values come from. */
+        ColumnSource: {
+            /** @description The upstream asset. */
+            asset: string;
+            /** @description Its column. */
+            column: string;
+            transform?: null | components["schemas"]["Transform"];
+        };
         /** @description A backfill as created, or as it would be. */
         Created: {
             /** @description The backfill (null for a dry run, or when nothing is selected). */
@@ -578,6 +649,11 @@ export interface components {
             /** @description What is wrong. */
             message: string;
         };
+        /**
+         * @description Which way to walk from the partition.
+         * @enum {string}
+         */
+        Direction: "upstream" | "downstream" | "both";
         /** @description Keys to add to or remove from a dynamic partitions set. */
         DynamicKeys: {
             /** @description The keys. */
@@ -759,6 +835,11 @@ export interface components {
             /** @description An asset selection (`flights/daily_delays`, `*stats/report`, `group:flights`, …). */
             selection: string;
         };
+        /**
+         * @description Where an asset's column lineage comes from.
+         * @enum {string}
+         */
+        Origin: "sql" | "reported" | "none";
         /** @description One partition: its state, window, history and the upstream partitions it reads. */
         PartitionDetail: {
             /** @description `group/name`. */
@@ -781,6 +862,31 @@ export interface components {
             /** @description What it reads of each dependency. */
             upstream: components["schemas"]["UpstreamPartitions"][];
         };
+        /** @description A run of upstream partitions one downstream partition consumed. */
+        PartitionEdge: {
+            /**
+             * Format: int64
+             * @description How many partitions the run holds.
+             */
+            count: number;
+            /** @description Whether the upstream data is still exactly what was consumed. */
+            current: boolean;
+            /**
+             * @description The data version consumed: the partition's own for one partition, else the digest of
+             *     the run's (key, data version) pairs.
+             */
+            data_version: string;
+            /** @description The downstream asset. */
+            downstream: string;
+            /** @description The first partition of the run (`None` for an unpartitioned upstream). */
+            first?: string | null;
+            /** @description The last partition of the run, inclusive. */
+            last?: string | null;
+            /** @description The downstream partition. */
+            partition?: string | null;
+            /** @description The upstream asset. */
+            upstream: string;
+        };
         /** @description One partition in a page of keys. */
         PartitionKey: {
             /** @description Its window's end, exclusive. */
@@ -795,6 +901,46 @@ export interface components {
             /** @description Its window's start (RFC 3339, in the definition's time zone), for time partitions. */
             start?: string | null;
             /** @description `materialized`, `missing`, `failed` or `in_progress`. */
+            status: string;
+        };
+        /** @description A partition and the partitions it is connected to. */
+        PartitionLineage: {
+            /** @description The asset asked about. */
+            asset: string;
+            /** @description Which way the walk went. */
+            direction: components["schemas"]["Direction"];
+            /** @description What each partition consumed, as recorded: one edge per run of upstream partitions. */
+            edges: components["schemas"]["PartitionEdge"][];
+            /** @description Every partition reached, the one asked about first, then by distance. */
+            nodes: components["schemas"]["PartitionNode"][];
+            /** @description Its partition (`None` when unpartitioned). */
+            partition?: string | null;
+            /** @description Whether the walk stopped at [`MAX_NODES`]. */
+            truncated: boolean;
+        };
+        /** @description One asset partition and its current materialization. */
+        PartitionNode: {
+            /** @description The asset. */
+            asset: string;
+            /** @description The code version it was computed with. */
+            code_version?: string | null;
+            /** @description Its current data version. */
+            data_version?: string | null;
+            /**
+             * Format: int32
+             * @description Steps from the partition asked about: negative upstream, positive downstream.
+             */
+            distance: number;
+            /** @description When it was committed (RFC 3339, UTC). */
+            materialized_at?: string | null;
+            /** @description The partition (`None` when unpartitioned). */
+            partition?: string | null;
+            /** @description The run that wrote it. */
+            run_id?: string | null;
+            /**
+             * @description `materialized`, `observed` (a source) or `missing` (consumed once, gone or never
+             *     stored since).
+             */
             status: string;
         };
         /** @description The partitions a backfill covers, the same for every selected partitioned asset. */
@@ -867,6 +1013,20 @@ export interface components {
             asset: string;
             /** @description Its partitions as inclusive key ranges (empty when unpartitioned). */
             ranges: components["schemas"]["KeyRange"][];
+        };
+        /**
+         * @description How a column decides which rows a query outputs, rather than the values of one column.
+         * @enum {string}
+         */
+        RowEffect: "join_key" | "filter" | "group_by" | "sort";
+        /** @description An upstream column that decides which rows the asset has. */
+        RowSource: {
+            /** @description The upstream asset. */
+            asset: string;
+            /** @description Its column. */
+            column: string;
+            /** @description How: `join_key`, `filter`, `group_by`, `sort`. */
+            effects: components["schemas"]["RowEffect"][];
         };
         /** @description A run. */
         Run: {
@@ -988,6 +1148,12 @@ export interface components {
              */
             ticks: Record<string, unknown>[];
         };
+        /**
+         * @description How an upstream column's values reach an output column; ordered from the weakest to the
+         *     strongest, and a path's transform is the strongest along it.
+         * @enum {string}
+         */
+        Transform: "copy" | "expression" | "window" | "aggregate";
         /** @description The partitions of one dependency a partition reads. */
         UpstreamPartitions: {
             /** @description The dependency. */
@@ -1084,6 +1250,101 @@ export interface operations {
                     "application/json": components["schemas"]["AssetDetail"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_column_lineage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetColumns"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An upstream's columns are not known yet: it was never materialized */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The query uses a construct column lineage does not follow */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_partition_lineage: {
+        parameters: {
+            query?: {
+                /** @description The partition key; leave it out for an unpartitioned asset. */
+                partition?: string;
+                /**
+                 * @description `upstream` (what it was made from), `downstream` (what was made from it) or `both`
+                 *     (the default).
+                 */
+                direction?: string;
+            };
+            header?: never;
+            path: {
+                group: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartitionLineage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown asset, or the partition is not materialized */
             404: {
                 headers: {
                     [name: string]: unknown;

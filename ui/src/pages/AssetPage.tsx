@@ -1,11 +1,13 @@
 // One asset: its declaration, dependencies, partition health (bar or grid), one partition's
-// detail, stale partitions with their cause, the latest failure with its logs, materialization
+// detail (with its partition lineage), column lineage, stale partitions with their cause, the latest failure with its logs, materialization
 // history with a chart, freshness, checks with their latest results, and why automation did or
 // did not request it.
 import { useEffect, useMemo, useState } from "react";
 import { api, assetPath, ok, type AssetDetail, type LogLine, type Materialization, type Run, type StatusReport, type Step } from "../api/client";
 import { asFreshness, asWhy, type EventRecord, type Freshness } from "../api/types";
 import { BackfillDialog } from "../components/BackfillDialog";
+import { ColumnLineageSection } from "../components/ColumnLineage";
+import { PartitionLineagePanel } from "../components/PartitionLineage";
 import { ErrorNote, FreshnessBadge, HealthBadge, Loading, Section, StatusBadge, Tags } from "../components/common";
 import { HealthBar, type Grid } from "../components/HealthBar";
 import { MaterializationChart } from "../components/MaterializationChart";
@@ -88,6 +90,8 @@ export function AssetPage({ assetKey }: { assetKey: string }) {
 
       {status.data && (status.data.stale?.count ?? 0) > 0 ? <StaleSection detail={d} report={status.data} /> : null}
       {status.data && status.data.failed.count > 0 ? <FailureSection asset={d.key} /> : null}
+
+      <ColumnLineageSection asset={d.key} />
 
       <Section title="Materializations" id="materializations">
         {history.data ? (
@@ -252,6 +256,7 @@ function PartitionPanel({ detail, partition, onBackfill }: { detail: AssetDetail
           ))}
         </ul>
       )}
+      {p.status === "materialized" ? <PartitionLineagePanel asset={detail.key} partition={partition} /> : null}
       <h4>History</h4>
       <MaterializationTable asset={detail.key} items={p.history} />
     </div>

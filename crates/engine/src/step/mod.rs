@@ -24,6 +24,7 @@ use strata_storage::event::{Event, LogLevel};
 use tracing::Instrument;
 
 use crate::executor::{RunContext, Shared, retry_delay};
+use crate::openlineage::{StepEnd, StepLineage};
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,9 +235,21 @@ pub(crate) async fn run_step(
     let label = describe(&shared, &run, step);
     let span = tracing::info_span!("step", asset = %step.asset, label = %label, attempts = tracing::field::Empty, outcome = tracing::field::Empty);
     let partitions = partition_refs(&shared, &run, step);
+    let lineage = open_lineage(&shared, &run, step, &partitions);
     let outcome = attempts(&shared, &run, step, &partitions, &label)
         .instrument(span.clone())
         .await;
+    if let Some(lineage) = lineage {
+        let end = match &outcome {
+            StepOutcome::Succeeded { .. } => StepEnd::Completed,
+            StepOutcome::Failed { error, .. } => StepEnd::Failed(error),
+            StepOutcome::Skipped { .. } | StepOutcome::Canceled => StepEnd::Aborted,
+        };
+        let storage = shared.instance.storage.as_ref();
+        lineage
+            .finish(end, &shared.repository, storage, (shared.clock)())
+            .await;
+    }
     let (name, attempts) = match &outcome {
         StepOutcome::Succeeded { attempts, .. } => ("succeeded", *attempts),
         StepOutcome::Failed { attempts, .. } => ("failed", *attempts),
@@ -246,6 +259,28 @@ pub(crate) async fn run_step(
     span.record("attempts", i64::from(attempts)); // i64: an exported u32 would be text
     span.record("outcome", name);
     outcome
+}
+
+/// Sends the step's OpenLineage `START`, when `[openlineage]` is declared.
+fn open_lineage<'a>(
+    shared: &'a Shared,
+    run: &RunContext,
+    step: &PlannedStep,
+    partitions: &[PartitionRef],
+) -> Option<StepLineage<'a>> {
+    let lineage = shared.instance.openlineage.as_deref()?;
+    let asset = shared.repository.asset(&step.asset)?;
+    let windows: Vec<_> = partitions
+        .iter()
+        .map(|p| (p.key.clone(), p.window))
+        .collect();
+    Some(StepLineage::start(
+        lineage,
+        asset,
+        &run.run_id,
+        &windows,
+        (shared.clock)(),
+    ))
 }
 
 async fn attempts(

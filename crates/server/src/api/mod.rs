@@ -10,12 +10,14 @@
 //!
 //! - [`error`]: the JSON error body, and extractors whose rejections use it.
 //! - [`state`]: what every handler reads: the instance, the current definitions, the launcher.
-//! - `assets`, `partitions`, `runs`, `backfills`, `automation`, `meta`: one module per resource.
+//! - `assets`, `partitions`, `lineage`, `runs`, `backfills`, `automation`, `meta`: one module
+//!   per resource.
 
 pub mod assets;
 mod automation;
 mod backfills;
 pub mod error;
+mod lineage;
 mod meta;
 mod partitions;
 mod runs;
@@ -64,6 +66,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(assets::list))
         .routes(routes!(assets::detail))
         .routes(routes!(assets::lineage))
+        .routes(routes!(lineage::columns))
+        .routes(routes!(lineage::partitions))
         .routes(routes!(partitions::status))
         .routes(routes!(partitions::keys))
         .routes(routes!(partitions::partition))

@@ -49,9 +49,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Assets { selection, output } => {
             assets::run(&repository, selection.as_deref(), output.json)
         }
-        Command::Lineage { selection, output } => {
-            lineage::run(&repository, &selection, output.json)
-        }
+        Command::Lineage(args) => lineage::run(&repository, &cli.repo, &args),
         Command::Partitions(args) => partitions::run(&repository, &cli.repo, &args),
         Command::Gc(args) => gc::run(&repository, &cli.repo, &args),
         Command::Materialize(args) => materialize::run(*repository, &cli.repo, &args),

@@ -1,11 +1,17 @@
-//! `strata lineage`: the selected subgraph as nodes and edges, with mappings.
+//! `strata lineage`: the selected subgraph as nodes and edges, with mappings; with
+//! `--columns`, one asset's column lineage; with `--partition`, one partition's lineage.
+
+mod columns;
+mod partitions;
 
 use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 use strata_core::model::Repository;
 
 use super::{print_json, select};
+use crate::cli::LineageArgs;
 use crate::{CliError, Outcome};
 
 #[derive(Serialize)]
@@ -30,9 +36,19 @@ struct Edge {
 
 pub(crate) fn run(
     repository: &Repository,
-    selection: &str,
-    json: bool,
+    root: &Path,
+    args: &LineageArgs,
 ) -> Result<Outcome, CliError> {
+    if args.columns {
+        return columns::run(repository, root, &args.selection, args.output.json);
+    }
+    if args.partition.is_some() || args.upstream || args.downstream {
+        return partitions::run(repository, root, args);
+    }
+    graph(repository, &args.selection, args.output.json)
+}
+
+fn graph(repository: &Repository, selection: &str, json: bool) -> Result<Outcome, CliError> {
     let keys = select(repository, selection)?;
     // Topological order (alphabetical among equals) so upstream assets print first.
     let order = repository

@@ -1,0 +1,258 @@
+//! OpenLineage out: a RunEvent when each step starts and ends, with its inputs and output, the
+//! `schema` and `columnLineage` dataset facets and the partition's window as `nominalTime`,
+//! to the HTTP endpoint or NDJSON file `[openlineage]` names.
+//!
+//! - [`event`]: the events as JSON.
+//! - [`deliver`]: the bounded queue and background thread that deliver them.
+//!
+//! The step calls [`StepLineage::start`] before its first attempt and
+//! [`StepLineage::finish`] with its outcome. Neither can fail or wait on delivery: events are
+//! queued (dropped with a warning when the queue is full), and what `COMPLETE` adds — upstream
+//! schemas, the output's schema and column lineage, read back from storage — is bounded by
+//! [`ENRICH_TIMEOUT`] and left out, with a warning, when it cannot be read.
+
+pub mod deliver;
+pub mod event;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use strata_core::model::{Asset, OpenLineageConfig, OpenLineageTarget, Repository};
+use strata_core::partitions::time_window::TimeWindow;
+use strata_storage::Storage;
+
+pub use deliver::{Emitter, Target};
+use event::{Dataset, EventType, StepEvent, run_event};
+
+use crate::lineage::assets::{asset_columns, latest_materialization, stored_schema};
+
+/// The longest `COMPLETE` waits for its facets to be read.
+pub const ENRICH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// An emitter and the namespace of its jobs and datasets.
+#[derive(Debug)]
+pub struct OpenLineage {
+    /// The job and dataset namespace.
+    pub namespace: String,
+    /// Where events go.
+    pub emitter: Emitter,
+}
+
+impl OpenLineage {
+    /// The emitter `[openlineage]` declares; a relative file is under the repository `root`.
+    pub fn from_config(root: &Path, config: &OpenLineageConfig) -> Self {
+        let target = match &config.target {
+            OpenLineageTarget::Url(url) => Target::Url(url.clone()),
+            OpenLineageTarget::File(path) => Target::File(root.join(path)),
+        };
+        Self {
+            namespace: config.namespace.clone(),
+            emitter: Emitter::new(target),
+        }
+    }
+}
+
+/// How a step ended, as OpenLineage hears it.
+pub enum StepEnd<'a> {
+    /// Committed.
+    Completed,
+    /// Failed for good, with the error.
+    Failed(&'a str),
+    /// Canceled or never ran.
+    Aborted,
+}
+
+/// One step's OpenLineage run.
+pub struct StepLineage<'a> {
+    lineage: &'a OpenLineage,
+    asset: &'a Asset,
+    run_id: String,
+    window: Option<TimeWindow>,
+}
+
+impl<'a> StepLineage<'a> {
+    /// Sends `START` for the step of run `run_id` over `partitions` (keys with their windows;
+    /// empty when unpartitioned) and returns the handle that ends it.
+    pub fn start(
+        lineage: &'a OpenLineage,
+        asset: &'a Asset,
+        run_id: &str,
+        partitions: &[(String, Option<TimeWindow>)],
+        now: i64,
+    ) -> Self {
+        let window = match (partitions.first(), partitions.last()) {
+            (Some((_, Some(first))), Some((_, Some(last)))) => Some(TimeWindow {
+                start: first.start,
+                end: last.end,
+            }),
+            _ => None,
+        };
+        let step = Self {
+            lineage,
+            asset,
+            run_id: step_run_id(run_id, asset, partitions.first().map(|(k, _)| k.as_str())),
+            window,
+        };
+        let inputs = asset
+            .deps
+            .iter()
+            .map(|d| Dataset {
+                name: d.key.to_string(),
+                schema: None,
+            })
+            .collect();
+        step.send(EventType::Start, now, inputs, None, None, None);
+        step
+    }
+
+    /// Sends `COMPLETE`, `FAIL` or `ABORT`.
+    pub async fn finish(
+        self,
+        end: StepEnd<'_>,
+        repository: &Repository,
+        storage: &dyn Storage,
+        now: i64,
+    ) {
+        match end {
+            StepEnd::Completed => {
+                let enriched =
+                    tokio::time::timeout(ENRICH_TIMEOUT, self.facets(repository, storage)).await;
+                let (inputs, output, columns) = match enriched {
+                    Ok(found) => found,
+                    Err(_) => {
+                        tracing::warn!(asset = %self.asset.key, "OpenLineage facets took too long to read; sent without them");
+                        (self.plain_inputs(), None, None)
+                    }
+                };
+                self.send(
+                    EventType::Complete,
+                    now,
+                    inputs,
+                    output,
+                    columns.as_ref(),
+                    None,
+                );
+            }
+            StepEnd::Failed(error) => self.send(
+                EventType::Fail,
+                now,
+                self.plain_inputs(),
+                None,
+                None,
+                Some(error),
+            ),
+            StepEnd::Aborted => {
+                self.send(EventType::Abort, now, self.plain_inputs(), None, None, None)
+            }
+        }
+    }
+
+    fn plain_inputs(&self) -> Vec<Dataset> {
+        self.asset
+            .deps
+            .iter()
+            .map(|d| Dataset {
+                name: d.key.to_string(),
+                schema: None,
+            })
+            .collect()
+    }
+
+    /// Inputs with their schemas, the output's schema and its column lineage — each left out
+    /// when it cannot be read.
+    async fn facets(
+        &self,
+        repository: &Repository,
+        storage: &dyn Storage,
+    ) -> (
+        Vec<Dataset>,
+        Option<Vec<(String, String)>>,
+        Option<crate::lineage::assets::AssetColumns>,
+    ) {
+        let mut inputs = Vec::with_capacity(self.asset.deps.len());
+        for dep in &self.asset.deps {
+            inputs.push(Dataset {
+                name: dep.key.to_string(),
+                schema: schema_of(storage, &dep.key).await,
+            });
+        }
+        let output = schema_of(storage, &self.asset.key).await;
+        let columns = match asset_columns(repository, storage, &self.asset.key).await {
+            Ok(columns) => Some(columns),
+            Err(e) => {
+                tracing::warn!(asset = %self.asset.key, error = %e, "no column lineage for OpenLineage");
+                None
+            }
+        };
+        // Only columns the schema facet lists may have lineage.
+        let columns = columns.map(|mut c| {
+            if let Some(schema) = &output {
+                c.columns
+                    .retain(|column| schema.iter().any(|(name, _)| name == &column.name));
+            }
+            c
+        });
+        (inputs, output, columns)
+    }
+
+    fn send(
+        &self,
+        event_type: EventType,
+        now: i64,
+        inputs: Vec<Dataset>,
+        output_schema: Option<Vec<(String, String)>>,
+        columns: Option<&crate::lineage::assets::AssetColumns>,
+        error: Option<&str>,
+    ) {
+        let event = run_event(&StepEvent {
+            event_type,
+            time: now,
+            namespace: &self.lineage.namespace,
+            asset: self.asset,
+            run_id: &self.run_id,
+            window: self.window,
+            inputs,
+            output: Dataset {
+                name: self.asset.key.to_string(),
+                schema: output_schema,
+            },
+            columns,
+            error,
+        });
+        self.lineage.emitter.send(event.to_string());
+    }
+}
+
+async fn schema_of(
+    storage: &dyn Storage,
+    key: &strata_core::key::AssetKey,
+) -> Option<Vec<(String, String)>> {
+    let latest = latest_materialization(storage, key).await.ok()??;
+    let schema = stored_schema(&latest)?;
+    Some(
+        schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect(),
+    )
+}
+
+/// The step's OpenLineage run id: a UUID derived from Strata's run, the asset and the (first)
+/// partition, so every event of one step carries the same id and no two steps share one.
+pub fn step_run_id(run_id: &str, asset: &Asset, partition: Option<&str>) -> String {
+    let digest = Sha256::new()
+        .chain_update(run_id.as_bytes())
+        .chain_update([0])
+        .chain_update(asset.key.to_string().as_bytes())
+        .chain_update([0])
+        .chain_update(partition.unwrap_or("").as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
