@@ -16,6 +16,7 @@
 //! (S3) are therefore as safe as a local disk.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::execution::SendableRecordBatchStream;
 use strata_core::key::AssetKey;
@@ -140,6 +141,106 @@ pub async fn commit_partition(
             Err(CommitError::Record {
                 asset: materialization.asset,
                 partition: materialization.partition,
+                source,
+            })
+        }
+    }
+}
+
+/// Writes one partition of a batch: its position and what its Materialization records.
+async fn stage(
+    io: Arc<dyn IoManager>,
+    position: usize,
+    request: CommitRequest,
+    batches: SendableRecordBatchStream,
+) -> Result<(usize, Materialization), CommitError> {
+    let write_error = |source| CommitError::Write {
+        asset: request.asset.clone(),
+        partition: request.partition.clone(),
+        source,
+    };
+    let id = new_materialization_id();
+    let location = PartitionLocation::new(&request.asset, request.partition.as_deref(), &id)
+        .map_err(write_error)?;
+    let written = io.write(&location, batches).await.map_err(write_error)?;
+    Ok((position, materialization(request, id, &written)))
+}
+
+/// Writes many partitions of one step (a single-run range) and commits them together: the
+/// writes run side by side (up to `parallel` at a time), then one transaction appends every
+/// Materialization event, so the range becomes current at once — or, when a write or the
+/// record fails, none of it does (the staged files are removed, or left as orphans).
+pub async fn commit_partitions(
+    storage: &dyn Storage,
+    io: Arc<dyn IoManager>,
+    writes: Vec<(CommitRequest, SendableRecordBatchStream)>,
+    parallel: usize,
+    now: Millis,
+) -> Result<Vec<Committed>, CommitError> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A task each, so encoding runs on every worker thread; at most `parallel` at a time.
+    let mut pending = writes.into_iter().enumerate();
+    let mut running = tokio::task::JoinSet::new();
+    let mut staged = Vec::new();
+    let mut first_error = None;
+    loop {
+        while first_error.is_none() && running.len() < parallel.max(1) {
+            let Some((position, (request, batches))) = pending.next() else {
+                break;
+            };
+            running.spawn(stage(Arc::clone(&io), position, request, batches));
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok(Ok(written)) => staged.push(written),
+            Ok(Err(error)) => {
+                first_error.get_or_insert(error);
+            }
+            // A write that panicked is a bug: the step's boundary reports it as one.
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        }
+    }
+    staged.sort_by_key(|(position, _)| *position);
+    let materializations: Vec<Materialization> = staged.into_iter().map(|(_, m)| m).collect();
+    let remove_staged = |materializations: &[Materialization]| {
+        let paths: Vec<String> = materializations
+            .iter()
+            .flat_map(|m| m.files.iter().map(|f| f.path.clone()))
+            .collect();
+        let io = Arc::clone(&io);
+        async move {
+            let _ = io.delete(&paths).await;
+        }
+    };
+    if let Some(error) = first_error {
+        remove_staged(&materializations).await;
+        return Err(error);
+    }
+    failpoint::hit("commit.after_stage");
+    let events = materializations
+        .iter()
+        .cloned()
+        .map(Event::Materialization)
+        .collect();
+    match storage.append(now, events).await {
+        Ok(ids) => Ok(ids
+            .into_iter()
+            .zip(materializations)
+            .map(|(event_id, materialization)| Committed {
+                event_id,
+                materialization,
+            })
+            .collect()),
+        Err(source) => {
+            remove_staged(&materializations).await;
+            let first = &materializations[0];
+            Err(CommitError::Record {
+                asset: first.asset.clone(),
+                partition: first.partition.clone(),
                 source,
             })
         }

@@ -149,6 +149,28 @@ pub(crate) struct RunContext {
     /// Code versions computed from the declaration alone (no code files), per asset: the same
     /// for every step of the run, and worth computing once (SQL is normalized to hash it).
     pub(crate) declared_code_versions: std::sync::Mutex<HashMap<AssetKey, String>>,
+    /// OpenLineage `COMPLETE` events still reading their facets; the run awaits them last.
+    pub(crate) lineage_pending: Pending,
+}
+
+/// Background tasks a run awaits before it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Pending(std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl Pending {
+    pub(crate) fn push(&self, task: tokio::task::JoinHandle<()>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(task);
+    }
+
+    async fn wait(&self) {
+        let tasks = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 impl RunContext {
@@ -256,6 +278,7 @@ impl Executor {
             now_secs: now.div_euclid(1000),
             cancel: cancel.signal(),
             declared_code_versions: Default::default(),
+            lineage_pending: Pending::default(),
         });
         let poller = tokio::spawn(poll_cancel_flag(
             Arc::clone(&storage),
@@ -382,6 +405,7 @@ impl Executor {
             }
         }
         poller.abort();
+        run.lineage_pending.wait().await;
 
         let failures = outcomes
             .iter()

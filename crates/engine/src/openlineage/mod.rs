@@ -7,17 +7,21 @@
 //!
 //! The step calls [`StepLineage::start`] before its first attempt and
 //! [`StepLineage::finish`] with its outcome. Neither can fail or wait on delivery: events are
-//! queued (dropped with a warning when the queue is full), and what `COMPLETE` adds — upstream
-//! schemas, the output's schema and column lineage, read back from storage — is bounded by
-//! [`ENRICH_TIMEOUT`] and left out, with a warning, when it cannot be read.
+//! queued (dropped with a warning when the queue is full). What `COMPLETE` adds — upstream
+//! schemas, the output's schema and column lineage, read back from storage — is read in a task
+//! of its own, so the step (and the steps waiting for it) never waits for it; the run awaits
+//! those tasks before it ends. The reading is bounded by [`ENRICH_TIMEOUT`] and its facets are
+//! left out, with a warning, when they cannot be read in time.
 
 pub mod deliver;
 pub mod event;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use strata_core::key::AssetKey;
 use strata_core::model::{Asset, OpenLineageConfig, OpenLineageTarget, Repository};
 use strata_core::partitions::time_window::TimeWindow;
 use strata_storage::Storage;
@@ -64,23 +68,27 @@ pub enum StepEnd<'a> {
 }
 
 /// One step's OpenLineage run.
-pub struct StepLineage<'a> {
-    lineage: &'a OpenLineage,
-    asset: &'a Asset,
+pub struct StepLineage {
+    lineage: Arc<OpenLineage>,
+    repository: Arc<Repository>,
+    key: AssetKey,
     run_id: String,
     window: Option<TimeWindow>,
 }
 
-impl<'a> StepLineage<'a> {
+impl StepLineage {
     /// Sends `START` for the step of run `run_id` over `partitions` (keys with their windows;
     /// empty when unpartitioned) and returns the handle that ends it.
+    /// `None` when the asset is not in `repository`.
     pub fn start(
-        lineage: &'a OpenLineage,
-        asset: &'a Asset,
+        lineage: Arc<OpenLineage>,
+        repository: Arc<Repository>,
+        key: &AssetKey,
         run_id: &str,
         partitions: &[(String, Option<TimeWindow>)],
         now: i64,
-    ) -> Self {
+    ) -> Option<Self> {
+        let asset = repository.asset(key)?;
         let window = match (partitions.first(), partitions.last()) {
             (Some((_, Some(first))), Some((_, Some(last)))) => Some(TimeWindow {
                 start: first.start,
@@ -88,40 +96,34 @@ impl<'a> StepLineage<'a> {
             }),
             _ => None,
         };
+        let run_id = step_run_id(run_id, asset, partitions.first().map(|(k, _)| k.as_str()));
         let step = Self {
             lineage,
-            asset,
-            run_id: step_run_id(run_id, asset, partitions.first().map(|(k, _)| k.as_str())),
+            key: key.clone(),
+            run_id,
             window,
+            repository: Arc::clone(&repository),
         };
-        let inputs = asset
-            .deps
-            .iter()
-            .map(|d| Dataset {
-                name: d.key.to_string(),
-                schema: None,
-            })
-            .collect();
-        step.send(EventType::Start, now, inputs, None, None, None);
-        step
+        step.send(EventType::Start, now, step.plain_inputs(), None, None, None);
+        Some(step)
     }
 
-    /// Sends `COMPLETE`, `FAIL` or `ABORT`.
-    pub async fn finish(
+    /// Sends `FAIL` or `ABORT` now; for `COMPLETE`, returns the task that reads its facets
+    /// and then sends it (the caller awaits it before the run ends).
+    pub fn finish(
         self,
         end: StepEnd<'_>,
-        repository: &Repository,
-        storage: &dyn Storage,
+        storage: Arc<dyn Storage>,
         now: i64,
-    ) {
+    ) -> Option<tokio::task::JoinHandle<()>> {
         match end {
-            StepEnd::Completed => {
+            StepEnd::Completed => Some(tokio::spawn(async move {
                 let enriched =
-                    tokio::time::timeout(ENRICH_TIMEOUT, self.facets(repository, storage)).await;
+                    tokio::time::timeout(ENRICH_TIMEOUT, self.facets(storage.as_ref())).await;
                 let (inputs, output, columns) = match enriched {
                     Ok(found) => found,
                     Err(_) => {
-                        tracing::warn!(asset = %self.asset.key, "OpenLineage facets took too long to read; sent without them");
+                        tracing::warn!(asset = %self.key, "OpenLineage facets took too long to read; sent without them");
                         (self.plain_inputs(), None, None)
                     }
                 };
@@ -133,23 +135,27 @@ impl<'a> StepLineage<'a> {
                     columns.as_ref(),
                     None,
                 );
+            })),
+            StepEnd::Failed(error) => {
+                let inputs = self.plain_inputs();
+                self.send(EventType::Fail, now, inputs, None, None, Some(error));
+                None
             }
-            StepEnd::Failed(error) => self.send(
-                EventType::Fail,
-                now,
-                self.plain_inputs(),
-                None,
-                None,
-                Some(error),
-            ),
             StepEnd::Aborted => {
-                self.send(EventType::Abort, now, self.plain_inputs(), None, None, None)
+                self.send(EventType::Abort, now, self.plain_inputs(), None, None, None);
+                None
             }
         }
     }
 
+    fn asset(&self) -> &Asset {
+        self.repository
+            .asset(&self.key)
+            .expect("checked when the step started")
+    }
+
     fn plain_inputs(&self) -> Vec<Dataset> {
-        self.asset
+        self.asset()
             .deps
             .iter()
             .map(|d| Dataset {
@@ -163,25 +169,25 @@ impl<'a> StepLineage<'a> {
     /// when it cannot be read.
     async fn facets(
         &self,
-        repository: &Repository,
         storage: &dyn Storage,
     ) -> (
         Vec<Dataset>,
         Option<Vec<(String, String)>>,
         Option<crate::lineage::assets::AssetColumns>,
     ) {
-        let mut inputs = Vec::with_capacity(self.asset.deps.len());
-        for dep in &self.asset.deps {
+        let asset = self.asset();
+        let mut inputs = Vec::with_capacity(asset.deps.len());
+        for dep in &asset.deps {
             inputs.push(Dataset {
                 name: dep.key.to_string(),
                 schema: schema_of(storage, &dep.key).await,
             });
         }
-        let output = schema_of(storage, &self.asset.key).await;
-        let columns = match asset_columns(repository, storage, &self.asset.key).await {
+        let output = schema_of(storage, &self.key).await;
+        let columns = match asset_columns(&self.repository, storage, &self.key).await {
             Ok(columns) => Some(columns),
             Err(e) => {
-                tracing::warn!(asset = %self.asset.key, error = %e, "no column lineage for OpenLineage");
+                tracing::warn!(asset = %self.key, error = %e, "no column lineage for OpenLineage");
                 None
             }
         };
@@ -209,12 +215,12 @@ impl<'a> StepLineage<'a> {
             event_type,
             time: now,
             namespace: &self.lineage.namespace,
-            asset: self.asset,
+            asset: self.asset(),
             run_id: &self.run_id,
             window: self.window,
             inputs,
             output: Dataset {
-                name: self.asset.key.to_string(),
+                name: self.key.to_string(),
                 schema: output_schema,
             },
             columns,

@@ -245,10 +245,10 @@ pub(crate) async fn run_step(
             StepOutcome::Failed { error, .. } => StepEnd::Failed(error),
             StepOutcome::Skipped { .. } | StepOutcome::Canceled => StepEnd::Aborted,
         };
-        let storage = shared.instance.storage.as_ref();
-        lineage
-            .finish(end, &shared.repository, storage, (shared.clock)())
-            .await;
+        let storage = Arc::clone(&shared.instance.storage);
+        if let Some(sending) = lineage.finish(end, storage, (shared.clock)()) {
+            run.lineage_pending.push(sending);
+        }
     }
     let (name, attempts) = match &outcome {
         StepOutcome::Succeeded { attempts, .. } => ("succeeded", *attempts),
@@ -262,25 +262,25 @@ pub(crate) async fn run_step(
 }
 
 /// Sends the step's OpenLineage `START`, when `[openlineage]` is declared.
-fn open_lineage<'a>(
-    shared: &'a Shared,
+fn open_lineage(
+    shared: &Shared,
     run: &RunContext,
     step: &PlannedStep,
     partitions: &[PartitionRef],
-) -> Option<StepLineage<'a>> {
-    let lineage = shared.instance.openlineage.as_deref()?;
-    let asset = shared.repository.asset(&step.asset)?;
+) -> Option<StepLineage> {
+    let lineage = shared.instance.openlineage.clone()?;
     let windows: Vec<_> = partitions
         .iter()
         .map(|p| (p.key.clone(), p.window))
         .collect();
-    Some(StepLineage::start(
+    StepLineage::start(
         lineage,
-        asset,
+        Arc::clone(&shared.repository),
+        &step.asset,
         &run.run_id,
         &windows,
         (shared.clock)(),
-    ))
+    )
 }
 
 async fn attempts(

@@ -2,16 +2,18 @@
 //! with the data version and the inputs consumed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
+use strata_io_managers::IoManager;
 use strata_storage::event::ConsumedInput;
 
 use super::inputs::Input;
 use super::{PartitionRef, StepContext, StepError};
-use crate::commit::{CommitError, CommitRequest, Committed, commit_partition};
+use crate::commit::{CommitError, CommitRequest, Committed, commit_partition, commit_partitions};
 use datafusion::arrow::ipc::writer::StreamWriter;
 
 use crate::versions::{content_data_version, provenance_data_version};
@@ -63,6 +65,72 @@ pub(crate) async fn commit_batch(
     commit(ctx, partition, consumed, version, BTreeMap::new(), stream).await
 }
 
+/// Commits a single-run range: each partition's rows held in memory, versioned as
+/// [`data_version`] says, written side by side and recorded in one transaction.
+pub(crate) async fn commit_batches(
+    ctx: &StepContext<'_>,
+    parts: Vec<(&PartitionRef, Vec<ConsumedInput>, RecordBatch)>,
+) -> Result<Vec<Committed>, StepError> {
+    let io = io_manager(ctx)?;
+    let mut writes = Vec::with_capacity(parts.len());
+    for (partition, consumed, batch) in parts {
+        let version = data_version(ctx, &consumed, None, || batch_version(&batch))?;
+        let stream = memory_stream(batch.schema(), vec![batch])?;
+        writes.push((
+            request(ctx, Some(partition), consumed, version, BTreeMap::new()),
+            stream,
+        ));
+    }
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    commit_partitions(
+        ctx.shared.instance.storage.as_ref(),
+        io,
+        writes,
+        parallel,
+        ctx.now(),
+    )
+    .await
+    .map_err(commit_error)
+}
+
+/// The asset's IO manager.
+fn io_manager(ctx: &StepContext<'_>) -> Result<Arc<dyn IoManager>, StepError> {
+    ctx.shared
+        .instance
+        .io_managers
+        .get(&ctx.asset.io_manager)
+        .map_err(|e| StepError::permanent(e.to_string()))
+}
+
+/// What a commit of one partition of this step records besides its data.
+fn request(
+    ctx: &StepContext<'_>,
+    partition: Option<&PartitionRef>,
+    inputs: Vec<ConsumedInput>,
+    data_version: String,
+    metadata: BTreeMap<String, serde_json::Value>,
+) -> CommitRequest {
+    CommitRequest {
+        asset: ctx.asset.key.clone(),
+        partition: partition.map(|p| p.key.clone()),
+        run_id: Some(ctx.run.run_id.clone()),
+        io_manager: ctx.asset.io_manager.clone(),
+        code_version: ctx.code_version.clone(),
+        data_version,
+        metadata,
+        inputs,
+    }
+}
+
+fn commit_error(error: CommitError) -> StepError {
+    match error {
+        CommitError::Write { source, .. } => StepError::retryable(source.to_string()),
+        CommitError::Record { source, .. } => {
+            StepError::retryable(format!("recording the materialization failed: {source}"))
+        }
+    }
+}
+
 /// Writes and commits one partition (`None`: the unpartitioned asset).
 pub(crate) async fn commit(
     ctx: &StepContext<'_>,
@@ -72,36 +140,16 @@ pub(crate) async fn commit(
     metadata: BTreeMap<String, serde_json::Value>,
     batches: SendableRecordBatchStream,
 ) -> Result<Committed, StepError> {
-    let io = ctx
-        .shared
-        .instance
-        .io_managers
-        .get(&ctx.asset.io_manager)
-        .map_err(|e| StepError::permanent(e.to_string()))?;
-    let request = CommitRequest {
-        asset: ctx.asset.key.clone(),
-        partition: partition.map(|p| p.key.clone()),
-        run_id: Some(ctx.run.run_id.clone()),
-        io_manager: ctx.asset.io_manager.clone(),
-        code_version: ctx.code_version.clone(),
-        data_version,
-        metadata,
-        inputs,
-    };
+    let io = io_manager(ctx)?;
     commit_partition(
         ctx.shared.instance.storage.as_ref(),
         io.as_ref(),
-        request,
+        request(ctx, partition, inputs, data_version, metadata),
         batches,
         ctx.now(),
     )
     .await
-    .map_err(|e| match e {
-        CommitError::Write { source, .. } => StepError::retryable(source.to_string()),
-        CommitError::Record { source, .. } => {
-            StepError::retryable(format!("recording the materialization failed: {source}"))
-        }
-    })
+    .map_err(commit_error)
 }
 
 /// Batches already in memory as a stream to commit.

@@ -71,16 +71,21 @@ async fn materialize_range(
     })?;
     let batch = collect_one(frame, &schema).await?;
     let parts = split_by_partition(&batch, column, ctx.partitions)?;
-    let mut committed = Vec::with_capacity(parts.len());
-    for (position, (partition, part)) in ctx.partitions.iter().zip(parts).enumerate() {
-        let consumed: Vec<_> = inputs
-            .iter()
-            .map(|input| input.per_partition[position].clone())
-            .collect();
-        committed.push(output::commit_batch(ctx, Some(partition), consumed, part).await?);
-    }
+    let parts = ctx
+        .partitions
+        .iter()
+        .zip(parts)
+        .enumerate()
+        .map(|(position, (partition, part))| {
+            let consumed: Vec<_> = inputs
+                .iter()
+                .map(|input| input.per_partition[position].clone())
+                .collect();
+            (partition, consumed, part)
+        })
+        .collect();
     Ok(Materialized {
-        committed,
+        committed: output::commit_batches(ctx, parts).await?,
         events: Vec::new(),
     })
 }
