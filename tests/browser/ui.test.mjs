@@ -161,6 +161,20 @@ describe("the example repository", () => {
       await screenshot(page, "graph-after");
     });
   });
+
+  test("a column's sources are highlighted in the column lineage", async () => {
+    await withPage("column-lineage", async (page) => {
+      await page.goto(server.url + "/assets/flights/daily_delays");
+      const view = page.getByTestId("column-lineage");
+      await view.waitFor({ timeout: 30_000 });
+      await view.getByRole("button", { name: "avg_dep_delay" }).click();
+      const explanation = page.getByTestId("column-explanation");
+      assert.match(await explanation.innerText(), /avg_dep_delay comes from flights\/clean_flights\.dep_delay \(aggregate\)/);
+      const sources = await view.getByTestId("column-source").allInnerTexts();
+      assert.deepEqual(sources.map((s) => s.split(" ")[0]), ["dep_delay"]);
+      await screenshot(page, "column-lineage");
+    });
+  });
 });
 
 describe("a repository with a failing asset", () => {

@@ -38,7 +38,7 @@ fn gc_collects_an_orphan_only_once_it_is_older_than_the_grace_period() {
     // What a write that crashed before committing leaves behind, two days ago.
     let orphan = repo
         .path()
-        .join(".strata/data/flights/clean_flights/p=2013-01-01/crashed/part-00000.parquet");
+        .join(".strata/data/flights/clean_flights/p=2013-01-01/crashed.parquet");
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, b"half a parquet file").unwrap();
     let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 86_400);

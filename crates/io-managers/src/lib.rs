@@ -7,7 +7,7 @@
 //! storage's index) and never list the store to find data.
 //!
 //! ```text
-//!   batches ──write──▶ <root>/<group>/<name>/<partition>/<materialization id>/part-*.parquet
+//!   batches ──write──▶ <root>/<group>/<name>/<partition>/<materialization id>.parquet
 //!                         │  (files + sizes)
 //!                         ▼
 //!   Materialization event (the commit, in instance storage)
@@ -55,7 +55,7 @@ pub const PARTITION_KEY_COLUMN: &str = "partition_key";
 /// One stored file, as recorded in a Materialization event.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredFile {
-    /// The object path relative to the IO manager's root (`flights/clean/…/part-00000.parquet`).
+    /// The object path relative to the IO manager's root (`flights/clean/p=…/<materialization id>.parquet`).
     pub path: String,
     /// Its size in bytes.
     pub bytes: u64,

@@ -1,8 +1,12 @@
 //! The object path of one materialization of one asset partition.
 //!
 //! ```text
-//!   <group>/<name>/p=<encoded partition key>/<materialization id>/part-00000.parquet
-//!   <group>/<name>/_/<materialization id>/part-00000.parquet          (unpartitioned)
+//!   <group>/<name>/p=<encoded partition key>/<materialization id>.parquet
+//!   <group>/<name>/_/<materialization id>.parquet          (unpartitioned)
+//!
+//! One file per materialization, beside the partition's other materializations: a folder per
+//! materialization would cost a directory creation per write, which on a local disk is as
+//! much as writing a small partition itself.
 //! ```
 //!
 //! Asset keys are already `[a-z0-9_]` and materialization ids are checked against
@@ -66,9 +70,9 @@ impl PartitionLocation {
         })
     }
 
-    /// The object path prefix of this materialization, relative to the IO manager's root:
-    /// `<group>/<name>/<partition segment>/<materialization id>`, with no leading or trailing
-    /// `/`. Every file of the materialization lies under it.
+    /// The object path of this materialization without its extension, relative to the IO
+    /// manager's root: `<group>/<name>/<partition segment>/<materialization id>`, with no
+    /// leading or trailing `/`. Its file is `<prefix>.<ext>`.
     pub fn prefix(&self) -> String {
         format!(
             "{}/{}/{}/{}",

@@ -1,4 +1,4 @@
-//! Writing one partition: a stream of batches into `part-00000.<ext>` under its prefix.
+//! Writing one partition: a stream of batches into the file `<prefix>.<ext>`.
 //!
 //! Both formats encode in memory a row group (Parquet) or a few batches (Arrow IPC) at a time
 //! and hand the encoded bytes to an `object_store` [`BufWriter`], which uploads in parts once
@@ -45,7 +45,7 @@ pub(super) async fn write(
     batches: SendableRecordBatchStream,
 ) -> Result<WrittenPartition, IoError> {
     let format = manager.format();
-    let relative = format!("{}/part-00000.{}", location.prefix(), format.extension());
+    let relative = format!("{}.{}", location.prefix(), format.extension());
     let path = manager.object_path(&relative)?;
     let schema = batches.schema();
     let target = Target {
