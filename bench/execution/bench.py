@@ -11,6 +11,7 @@ Every measurement is one JSON line in FILE.jsonl; the markdown tables go to stdo
 stderr. Settings (environment): see README.md.
 """
 
+import atexit
 import datetime
 import json
 import os
@@ -113,6 +114,7 @@ class Strata:
         """Runs `strata --repo REPO ARGS`; returns (wall seconds, exit status, stdout)."""
         cmd = [self.binary, "--repo", repo] + args
         log_file = self.out.log_path(name)
+        settle()
         with open(log_file, "w") as err:
             err.write("$ " + " ".join(cmd) + "\n")
             err.flush()
@@ -162,6 +164,12 @@ class Strata:
         return proc.returncode == 0, proc.stdout
 
 
+def settle():
+    """Flushes what earlier runs left to write back (and the removal of their repositories), so
+    a timed run does not pay for the previous one's disk writes."""
+    os.sync()
+
+
 def new_repo(name):
     path = tempfile.mkdtemp(prefix=f"strata-bench-{name}-")
     if KEEP:
@@ -169,8 +177,20 @@ def new_repo(name):
     return path
 
 
+DROPPED = []
+
+
 def drop_repo(path):
+    """Removes a repository when the script ends: deleting thousands of files and folders makes
+    the file system slower to create the next ones (ext4 scans recently freed inodes), which
+    would be charged to the next timed run."""
     if not KEEP:
+        DROPPED.append(path)
+
+
+@atexit.register
+def remove_dropped():
+    for path in DROPPED:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -392,6 +412,7 @@ def dagster_materialize(out, k, io, instance):
     """One run of bench_materialize.py; returns its JSON line plus the process wall time."""
     cmd = [DAGSTER_PYTHON, DAGSTER_BENCH, "--partitions", str(k), "--io", io, "--instance", instance]
     log_file = out.log_path(f"dagster-{io}-{instance}-k{k}")
+    settle()
     log(f"  dagster: {' '.join(cmd[1:])}")
     with open(log_file, "w") as err:
         err.write("$ " + " ".join(cmd) + "\n")
