@@ -49,6 +49,9 @@ export interface paths {
          * An asset's columns, each with the upstream columns it comes from and how, and the
          *     upstream columns that decide its rows. SQL assets are planned against their upstreams'
          *     schemas (known from their latest materializations); commands answer what they reported.
+         *     When an SQL asset's columns cannot be worked out yet (an upstream was never materialized)
+         *     or at all (a construct column lineage does not follow), the answer is still 200, with empty
+         *     lists and `unavailable` saying why — a state of the asset, not a mistake of the caller.
          */
         get: operations["get_column_lineage"];
         put?: never;
@@ -467,6 +470,12 @@ export interface components {
             origin: components["schemas"]["Origin"];
             /** @description Upstream columns that decide which rows it has (join keys, filters, groups, order). */
             rows: components["schemas"]["RowSource"][];
+            /**
+             * @description Why its columns are not known (an upstream never materialized, or a query construct
+             *     column lineage does not follow); the lists are then empty. Answered by the API; the CLI
+             *     exits with the reason instead.
+             */
+            unavailable?: string | null;
         };
         /** @description One asset's declaration. */
         AssetDetail: components["schemas"]["AssetSummary"] & {
@@ -1281,24 +1290,6 @@ export interface operations {
                 };
             };
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description An upstream's columns are not known yet: it was never materialized */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The query uses a construct column lineage does not follow */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };

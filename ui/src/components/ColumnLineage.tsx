@@ -19,6 +19,7 @@ export function ColumnLineageSection({ asset }: { asset: string }) {
 
 function ColumnLineageView({ lineage }: { lineage: AssetColumns }) {
   const [picked, setPicked] = useState<string | null>(null);
+  if (lineage.unavailable) return <p className="muted" data-testid="column-lineage-unavailable">{lineage.unavailable}</p>;
   if (lineage.columns.length === 0) return <p className="muted">No columns known yet: materialize the asset once.</p>;
   const column = lineage.columns.find((c) => c.name === picked) ?? null;
   // Every upstream column the asset uses, by asset: sources of any column, and row sources.

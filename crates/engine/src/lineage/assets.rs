@@ -58,6 +58,24 @@ pub struct AssetColumns {
     pub columns: Vec<ColumnLineage>,
     /// Upstream columns that decide which rows it has (join keys, filters, groups, order).
     pub rows: Vec<RowSource>,
+    /// Why its columns are not known (an upstream never materialized, or a query construct
+    /// column lineage does not follow); the lists are then empty. Answered by the API; the CLI
+    /// exits with the reason instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+impl AssetColumns {
+    /// An SQL asset whose columns cannot be worked out now, and why.
+    pub fn unavailable(asset: AssetKey, reason: String) -> Self {
+        Self {
+            asset,
+            origin: Origin::Sql,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            unavailable: Some(reason),
+        }
+    }
 }
 
 /// One column of an asset.
@@ -179,6 +197,7 @@ pub async fn asset_columns(
                 origin: Origin::Sql,
                 columns,
                 rows,
+                unavailable: None,
             })
         }
         Compute::Command(_) | Compute::Rust(_) | Compute::Source(_) => {
@@ -232,6 +251,7 @@ fn reported(key: &AssetKey, latest: Option<&Materialization>) -> AssetColumns {
             })
             .collect(),
         rows: Vec::new(),
+        unavailable: None,
     }
 }
 

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Deserialize;
 use strata_engine::lineage::assets::{AssetColumns, ColumnLineageError, asset_columns};
 use strata_engine::lineage::partitions::{
@@ -17,34 +16,31 @@ use super::state::{AppState, find_asset};
 /// An asset's columns, each with the upstream columns it comes from and how, and the
 /// upstream columns that decide its rows. SQL assets are planned against their upstreams'
 /// schemas (known from their latest materializations); commands answer what they reported.
+/// When an SQL asset's columns cannot be worked out yet (an upstream was never materialized)
+/// or at all (a construct column lineage does not follow), the answer is still 200, with empty
+/// lists and `unavailable` saying why — a state of the asset, not a mistake of the caller.
 #[utoipa::path(get, operation_id = "get_column_lineage", path = "/assets/{group}/{name}/lineage/columns", tag = "assets",
     params(("group" = String, Path), ("name" = String, Path)),
-    responses((status = 200, body = AssetColumns), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "An upstream's columns are not known yet: it was never materialized"),
-              (status = 422, body = ErrorBody, description = "The query uses a construct column lineage does not follow")))]
+    responses((status = 200, body = AssetColumns), (status = 404, body = ErrorBody)))]
 pub(super) async fn columns(
     State(state): State<AppState>,
     Path((group, name)): Path<(String, String)>,
 ) -> ApiResult<AssetColumns> {
     let repository = state.repository();
     let asset = find_asset(&repository, &group, &name)?;
-    asset_columns(&repository, state.instance.storage.as_ref(), &asset.key)
-        .await
-        .map(Json)
-        .map_err(|e| match e {
-            ColumnLineageError::UnknownAsset(_) => {
-                ApiError::not_found("unknown_asset", e.to_string())
-            }
-            ColumnLineageError::UnknownSchema { .. } => {
-                ApiError::conflict("columns_unknown", e.to_string())
-            }
-            ColumnLineageError::Lineage { .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "column_lineage_unavailable",
-                e.to_string(),
-            ),
-            ColumnLineageError::Storage(e) => ApiError::internal(e),
-        })
+    match asset_columns(&repository, state.instance.storage.as_ref(), &asset.key).await {
+        Ok(columns) => Ok(Json(columns)),
+        Err(e @ ColumnLineageError::UnknownAsset(_)) => {
+            Err(ApiError::not_found("unknown_asset", e.to_string()))
+        }
+        Err(
+            e @ (ColumnLineageError::UnknownSchema { .. } | ColumnLineageError::Lineage { .. }),
+        ) => Ok(Json(AssetColumns::unavailable(
+            asset.key.clone(),
+            e.to_string(),
+        ))),
+        Err(ColumnLineageError::Storage(e)) => Err(ApiError::internal(e)),
+    }
 }
 
 /// Which partition, and which way.
