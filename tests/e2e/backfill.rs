@@ -38,7 +38,7 @@ fn materialized_keys(dir: &Path, asset: &str) -> Vec<String> {
             "--json",
         ],
     );
-    if stderr(&output).contains("not found") {
+    if stderr(&output).contains("has not been materialized yet") {
         return Vec::new(); // nothing materialized yet: no table
     }
     let rows = json(&output);

@@ -482,6 +482,33 @@ fn partitioned_assets_need_a_partition_set() {
         "{}",
         stderr(&query)
     );
+    let never = strata(dir.path(), &["query", "SELECT * FROM g.p"]);
+    assert_eq!(never.status.code(), Some(2));
+    assert!(
+        stderr(&never).contains(
+            "`g.p` is the asset g/p, which has not been materialized yet; \
+             materialize it first (`strata materialize g/p`)"
+        ),
+        "{}",
+        stderr(&never)
+    );
+}
+
+#[test]
+fn querying_a_source_asset_says_it_has_no_table() {
+    let dir = repository(&[(
+        "assets/ext/landing.toml",
+        "source = { path = \"landing\", interval = \"1h\" }\n",
+    )]);
+    let query = strata(dir.path(), &["query", "SELECT * FROM ext.landing"]);
+    assert_eq!(query.status.code(), Some(2));
+    assert!(
+        stderr(&query).contains(
+            "`ext.landing` is the source asset ext/landing: Strata observes it and stores no table of it"
+        ),
+        "{}",
+        stderr(&query)
+    );
 }
 
 #[test]

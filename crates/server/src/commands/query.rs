@@ -28,13 +28,16 @@ pub(crate) fn run(
     let instance = crate::open_instance(root, repository.project())?;
     let batches = crate::runtime()?.block_on(async {
         let ctx = session();
+        let mut no_table = Vec::new();
         for asset in repository.assets() {
-            register(&ctx, &instance, asset).await?;
+            if !register(&ctx, &instance, asset).await? {
+                no_table.push(asset);
+            }
         }
         let frame = ctx
             .sql_with_options(&args.sql, read_only())
             .await
-            .map_err(|e| CliError::Usage(format!("query: {e}")))?;
+            .map_err(|e| CliError::Usage(query_error(&e.to_string(), &no_table)))?;
         frame
             .collect()
             .await
@@ -44,14 +47,41 @@ pub(crate) fn run(
     Ok(Outcome::Ok)
 }
 
-/// Registers `asset` over its materialized partitions (nothing when it has none).
+/// The error of a query that did not plan. A table that is an asset without one (a source, or
+/// an asset never materialized) says so, rather than DataFusion's "table not found".
+fn query_error(error: &str, no_table: &[&Asset]) -> String {
+    let named = no_table.iter().find(|asset| {
+        let table = format!("'datafusion.{}.{}'", asset.key.group(), asset.key.name());
+        error.contains("not found") && error.contains(&table)
+    });
+    match named {
+        Some(asset) if matches!(asset.compute, Compute::Source(_)) => format!(
+            "query: `{}.{}` is the source asset {}: Strata observes it and stores no table of it",
+            asset.key.group(),
+            asset.key.name(),
+            asset.key
+        ),
+        Some(asset) => format!(
+            "query: `{}.{}` is the asset {}, which has not been materialized yet; \
+             materialize it first (`strata materialize {}`)",
+            asset.key.group(),
+            asset.key.name(),
+            asset.key,
+            asset.key
+        ),
+        None => format!("query: {error}"),
+    }
+}
+
+/// Registers `asset` over its materialized partitions; `false` when it has no table (a source,
+/// or nothing materialized).
 async fn register(
     ctx: &SessionContext,
     instance: &Instance,
     asset: &Asset,
-) -> Result<(), CliError> {
+) -> Result<bool, CliError> {
     if matches!(asset.compute, Compute::Source(_)) {
-        return Ok(());
+        return Ok(false);
     }
     let current = instance
         .storage
@@ -59,7 +89,7 @@ async fn register(
         .await
         .map_err(CliError::internal)?;
     if current.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let partitions: Vec<StoredPartition> = current
         .into_iter()
@@ -105,7 +135,8 @@ async fn register(
         }
         None => table,
     };
-    register_asset(ctx, &asset.key, Arc::clone(&table)).map_err(CliError::internal)
+    register_asset(ctx, &asset.key, Arc::clone(&table)).map_err(CliError::internal)?;
+    Ok(true)
 }
 
 fn print(batches: &[RecordBatch], args: &QueryArgs) -> Result<(), CliError> {
