@@ -151,6 +151,8 @@ pub(crate) struct RunContext {
     pub(crate) declared_code_versions: std::sync::Mutex<HashMap<AssetKey, String>>,
     /// OpenLineage `COMPLETE` events still reading their facets; the run awaits them last.
     pub(crate) lineage_pending: Pending,
+    /// The column lineage its OpenLineage events carry, per asset.
+    pub(crate) lineage_columns: Arc<crate::openlineage::ColumnsOfRun>,
 }
 
 /// Background tasks a run awaits before it ends.
@@ -279,6 +281,7 @@ impl Executor {
             cancel: cancel.signal(),
             declared_code_versions: Default::default(),
             lineage_pending: Pending::default(),
+            lineage_columns: Arc::default(),
         });
         let poller = tokio::spawn(poll_cancel_flag(
             Arc::clone(&storage),

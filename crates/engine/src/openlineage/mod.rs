@@ -16,6 +16,7 @@
 pub mod deliver;
 pub mod event;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,9 @@ use strata_storage::Storage;
 pub use deliver::{Emitter, Target};
 use event::{Dataset, EventType, StepEvent, run_event};
 
-use crate::lineage::assets::{asset_columns, latest_materialization, stored_schema};
+use crate::lineage::assets::{
+    AssetColumns, ColumnLineageError, asset_columns, latest_materialization, stored_schema,
+};
 
 /// The longest `COMPLETE` waits for its facets to be read.
 pub const ENRICH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,10 +70,40 @@ pub enum StepEnd<'a> {
     Aborted,
 }
 
+/// The column lineage of the assets of one run, worked out once per asset: it follows from the
+/// declared SQL and the upstream schemas, the same for every partition of the run. Only what
+/// was found is kept (an upstream first materialized by the run is found by a later step).
+#[derive(Debug, Default)]
+pub struct ColumnsOfRun(std::sync::Mutex<HashMap<AssetKey, AssetColumns>>);
+
+impl ColumnsOfRun {
+    async fn get(
+        &self,
+        repository: &Repository,
+        storage: &dyn Storage,
+        key: &AssetKey,
+    ) -> Result<AssetColumns, ColumnLineageError> {
+        let known = self.lock().get(key).cloned();
+        if let Some(columns) = known {
+            return Ok(columns);
+        }
+        let columns = asset_columns(repository, storage, key).await?;
+        self.lock().insert(key.clone(), columns.clone());
+        Ok(columns)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AssetKey, AssetColumns>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// One step's OpenLineage run.
 pub struct StepLineage {
     lineage: Arc<OpenLineage>,
     repository: Arc<Repository>,
+    columns: Arc<ColumnsOfRun>,
     key: AssetKey,
     run_id: String,
     window: Option<TimeWindow>,
@@ -83,6 +116,7 @@ impl StepLineage {
     pub fn start(
         lineage: Arc<OpenLineage>,
         repository: Arc<Repository>,
+        columns: Arc<ColumnsOfRun>,
         key: &AssetKey,
         run_id: &str,
         partitions: &[(String, Option<TimeWindow>)],
@@ -99,6 +133,7 @@ impl StepLineage {
         let run_id = step_run_id(run_id, asset, partitions.first().map(|(k, _)| k.as_str()));
         let step = Self {
             lineage,
+            columns,
             key: key.clone(),
             run_id,
             window,
@@ -184,7 +219,7 @@ impl StepLineage {
             });
         }
         let output = schema_of(storage, &self.key).await;
-        let columns = match asset_columns(&self.repository, storage, &self.key).await {
+        let columns = match self.columns.get(&self.repository, storage, &self.key).await {
             Ok(columns) => Some(columns),
             Err(e) => {
                 tracing::warn!(asset = %self.key, error = %e, "no column lineage for OpenLineage");

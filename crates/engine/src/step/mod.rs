@@ -276,6 +276,7 @@ fn open_lineage(
     StepLineage::start(
         lineage,
         Arc::clone(&shared.repository),
+        Arc::clone(&run.lineage_columns),
         &step.asset,
         &run.run_id,
         &windows,
