@@ -240,15 +240,7 @@ COMMAND_ASSET = (
 # (id, date, a category out of 10, a value ~ N(100, 15) by Box-Muller on two hashed uniforms, a
 # quantity in 1..49), deterministic in (id, day). clean: clip, round, amount, upper-case
 # category. agg: per-category total, rank and share (7 columns).
-CHAIN = {
-    "bench/raw.sql": sql_asset(
-        """
-WITH s AS (
-  SELECT
-    unnest(range(0, 1000)) AS id,
-    CAST($partition_key AS VARCHAR) AS date,
-    CAST(replace(CAST($partition_key AS VARCHAR), '-', '') AS BIGINT) AS seed
-),
+RAW_HASHES = """
 u AS (
   SELECT
     id,
@@ -257,43 +249,53 @@ u AS (
     (id * 2246822519 + seed * 3266489917) % 1000033 AS h2,
     (id * 374761393 + seed * 668265263) % 999983 AS h3
   FROM s
-)
-SELECT
+)"""
+RAW_COLUMNS = """
   id,
   date,
   concat('cat_', CAST(h1 % 10 AS VARCHAR)) AS category,
   100.0 + 15.0 * sqrt(-2.0 * ln((h2 + 1) / 1000034.0)) * cos(2.0 * pi() * h3 / 999983.0) AS value,
   1 + h3 % 49 AS qty
-FROM u
-"""
-    ),
-    "bench/clean.sql": sql_asset(
-        """
-SELECT
+FROM u"""
+CLEAN_COLUMNS = """
   id,
   date,
   upper(category) AS category,
   round(greatest(value, 0.0), 2) AS value,
   qty,
   round(greatest(value, 0.0), 2) * qty AS amount
-FROM bench.raw
-"""
-    ),
-    "bench/agg.sql": sql_asset(
-        """
-SELECT
+FROM bench.raw"""
+
+
+def agg_columns(window):
+    """agg's columns, its windows partitioned by `window`."""
+    return f"""
   id,
   date,
   category,
   amount,
-  sum(amount) OVER (PARTITION BY category) AS category_total,
-  row_number() OVER (PARTITION BY category ORDER BY amount DESC) AS category_rank,
-  amount / sum(amount) OVER (PARTITION BY category) AS share
-FROM bench.clean
-"""
-    ),
-}
+  sum(amount) OVER (PARTITION BY {window}) AS category_total,
+  row_number() OVER (PARTITION BY {window} ORDER BY amount DESC) AS category_rank,
+  amount / sum(amount) OVER (PARTITION BY {window}) AS share
+FROM bench.clean"""
 
+
+CHAIN = {
+    "bench/raw.sql": sql_asset(
+        """
+WITH s AS (
+  SELECT
+    unnest(range(0, 1000)) AS id,
+    CAST($partition_key AS VARCHAR) AS date,
+    CAST(replace(CAST($partition_key AS VARCHAR), '-', '') AS BIGINT) AS seed
+),"""
+        + RAW_HASHES
+        + "\nSELECT"
+        + RAW_COLUMNS
+    ),
+    "bench/clean.sql": sql_asset("SELECT" + CLEAN_COLUMNS),
+    "bench/agg.sql": sql_asset("SELECT" + agg_columns("category")),
+}
 
 # Benchmark 3, single run: the same chain declared `backfill = "single_run"` and run with
 # `strata backfill`, one query per asset over the whole range. The queries are written for a
@@ -311,57 +313,16 @@ WITH days AS (
 s AS (
   SELECT id, date, CAST(replace(date, '-', '') AS BIGINT) AS seed
   FROM days CROSS JOIN (SELECT unnest(range(0, 1000)) AS id) AS ids
-),
-u AS (
-  SELECT
-    id,
-    date,
-    (id * 2654435761 + seed * 40503) % 1000003 AS h1,
-    (id * 2246822519 + seed * 3266489917) % 1000033 AS h2,
-    (id * 374761393 + seed * 668265263) % 999983 AS h3
-  FROM s
-)
-SELECT
-  date AS partition_key,
-  id,
-  date,
-  concat('cat_', CAST(h1 % 10 AS VARCHAR)) AS category,
-  100.0 + 15.0 * sqrt(-2.0 * ln((h2 + 1) / 1000034.0)) * cos(2.0 * pi() * h3 / 999983.0) AS value,
-  1 + h3 % 49 AS qty
-FROM u
-""",
+),"""
+        + RAW_HASHES
+        + "\nSELECT\n  date AS partition_key,"
+        + RAW_COLUMNS,
         SINGLE_RUN,
     ),
-    "bench/clean.sql": sql_asset(
-        """
-SELECT
-  partition_key,
-  id,
-  date,
-  upper(category) AS category,
-  round(greatest(value, 0.0), 2) AS value,
-  qty,
-  round(greatest(value, 0.0), 2) * qty AS amount
-FROM bench.raw
-""",
-        SINGLE_RUN,
-    ),
-    "bench/agg.sql": sql_asset(
-        """
-SELECT
-  partition_key,
-  id,
-  date,
-  category,
-  amount,
-  sum(amount) OVER (PARTITION BY partition_key, category) AS category_total,
-  row_number() OVER (PARTITION BY partition_key, category ORDER BY amount DESC) AS category_rank,
-  amount / sum(amount) OVER (PARTITION BY partition_key, category) AS share
-FROM bench.clean
-""",
-        SINGLE_RUN,
-    ),
+    "bench/clean.sql": sql_asset("SELECT\n  partition_key," + CLEAN_COLUMNS, SINGLE_RUN),
+    "bench/agg.sql": sql_asset("SELECT\n  partition_key," + agg_columns("partition_key, category"), SINGLE_RUN),
 }
+
 
 def materialize_fresh(strata, name, files, n, concurrency, runs):
     """RUNS times: a fresh repository, `materialize '*'` over the first n days of 2024."""

@@ -105,65 +105,10 @@ pub async fn commit_partition(
     batches: SendableRecordBatchStream,
     now: Millis,
 ) -> Result<Committed, CommitError> {
-    let write_error = |source| CommitError::Write {
-        asset: request.asset.clone(),
-        partition: request.partition.clone(),
-        source,
-    };
-    let materialization_id = new_materialization_id();
-    let location = PartitionLocation::new(
-        &request.asset,
-        request.partition.as_deref(),
-        &materialization_id,
-    )
-    .map_err(write_error)?;
-    let written = io.write(&location, batches).await.map_err(write_error)?;
+    let materialization = stage(io, request, batches).await?;
     failpoint::hit("commit.after_stage");
-
-    let materialization = materialization(request, materialization_id, &written);
-    failpoint::hit("commit.before_event");
-    match storage
-        .append(now, vec![Event::Materialization(materialization.clone())])
-        .await
-    {
-        Ok(ids) => {
-            failpoint::hit("commit.after_event");
-            Ok(Committed {
-                event_id: ids[0],
-                materialization,
-            })
-        }
-        Err(source) => {
-            // Nothing references the staged files: remove them now rather than leave them to
-            // the collector. If this fails too, they are orphans the collector will find.
-            let paths: Vec<String> = written.files.iter().map(|f| f.path.clone()).collect();
-            let _ = io.delete(&paths).await;
-            Err(CommitError::Record {
-                asset: materialization.asset,
-                partition: materialization.partition,
-                source,
-            })
-        }
-    }
-}
-
-/// Writes one partition of a batch: its position and what its Materialization records.
-async fn stage(
-    io: Arc<dyn IoManager>,
-    position: usize,
-    request: CommitRequest,
-    batches: SendableRecordBatchStream,
-) -> Result<(usize, Materialization), CommitError> {
-    let write_error = |source| CommitError::Write {
-        asset: request.asset.clone(),
-        partition: request.partition.clone(),
-        source,
-    };
-    let id = new_materialization_id();
-    let location = PartitionLocation::new(&request.asset, request.partition.as_deref(), &id)
-        .map_err(write_error)?;
-    let written = io.write(&location, batches).await.map_err(write_error)?;
-    Ok((position, materialization(request, id, &written)))
+    let mut committed = record(storage, io, vec![materialization], now).await?;
+    Ok(committed.remove(0))
 }
 
 /// Writes many partitions of one step (a single-run range) and commits them together: the
@@ -190,7 +135,11 @@ pub async fn commit_partitions(
             let Some((position, (request, batches))) = pending.next() else {
                 break;
             };
-            running.spawn(stage(Arc::clone(&io), position, request, batches));
+            let io = Arc::clone(&io);
+            running.spawn(async move {
+                let staged = stage(io.as_ref(), request, batches).await;
+                staged.map(|materialization| (position, materialization))
+            });
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -206,37 +155,62 @@ pub async fn commit_partitions(
     }
     staged.sort_by_key(|(position, _)| *position);
     let materializations: Vec<Materialization> = staged.into_iter().map(|(_, m)| m).collect();
-    let remove_staged = |materializations: &[Materialization]| {
-        let paths: Vec<String> = materializations
-            .iter()
-            .flat_map(|m| m.files.iter().map(|f| f.path.clone()))
-            .collect();
-        let io = Arc::clone(&io);
-        async move {
-            let _ = io.delete(&paths).await;
-        }
-    };
     if let Some(error) = first_error {
-        remove_staged(&materializations).await;
+        remove(io.as_ref(), &materializations).await;
         return Err(error);
     }
     failpoint::hit("commit.after_stage");
+    record(storage, io.as_ref(), materializations, now).await
+}
+
+/// Step 1: writes one partition under a new materialization id; returns what its
+/// Materialization event records.
+async fn stage(
+    io: &dyn IoManager,
+    request: CommitRequest,
+    batches: SendableRecordBatchStream,
+) -> Result<Materialization, CommitError> {
+    let write_error = |source| CommitError::Write {
+        asset: request.asset.clone(),
+        partition: request.partition.clone(),
+        source,
+    };
+    let id = new_materialization_id();
+    let location = PartitionLocation::new(&request.asset, request.partition.as_deref(), &id)
+        .map_err(write_error)?;
+    let written = io.write(&location, batches).await.map_err(write_error)?;
+    Ok(materialization(request, id, &written))
+}
+
+/// Step 2: appends the Materialization events of staged partitions in one transaction. When
+/// that fails nothing references their files: they are removed now rather than left to the
+/// collector (if this fails too, they are orphans the collector will find).
+async fn record(
+    storage: &dyn Storage,
+    io: &dyn IoManager,
+    materializations: Vec<Materialization>,
+    now: Millis,
+) -> Result<Vec<Committed>, CommitError> {
+    failpoint::hit("commit.before_event");
     let events = materializations
         .iter()
         .cloned()
         .map(Event::Materialization)
         .collect();
     match storage.append(now, events).await {
-        Ok(ids) => Ok(ids
-            .into_iter()
-            .zip(materializations)
-            .map(|(event_id, materialization)| Committed {
-                event_id,
-                materialization,
-            })
-            .collect()),
+        Ok(ids) => {
+            failpoint::hit("commit.after_event");
+            Ok(ids
+                .into_iter()
+                .zip(materializations)
+                .map(|(event_id, materialization)| Committed {
+                    event_id,
+                    materialization,
+                })
+                .collect())
+        }
         Err(source) => {
-            remove_staged(&materializations).await;
+            remove(io, &materializations).await;
             let first = &materializations[0];
             Err(CommitError::Record {
                 asset: first.asset.clone(),
@@ -244,6 +218,17 @@ pub async fn commit_partitions(
                 source,
             })
         }
+    }
+}
+
+/// Deletes the files of staged partitions no event references.
+async fn remove(io: &dyn IoManager, materializations: &[Materialization]) {
+    let paths: Vec<String> = materializations
+        .iter()
+        .flat_map(|m| m.files.iter().map(|f| f.path.clone()))
+        .collect();
+    if !paths.is_empty() {
+        let _ = io.delete(&paths).await;
     }
 }
 

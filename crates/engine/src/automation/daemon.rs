@@ -76,20 +76,23 @@ pub async fn run(
         // A daemon that finds the lease taken waits as a standby and takes over when the other
         // process stops renewing it.
         let result = match take_lease(&instance, &holder, now, interval * 3).await {
-            Ok(()) => {
-                if !recovered {
-                    // Before the first tick: what a process that died asked for and did not do.
-                    let found = recover::interrupted_runs(&instance, &repository, now).await;
-                    on_recover(found.as_ref());
-                    if let Ok(found) = found {
+            Ok(()) if !recovered => {
+                // Before the first tick: what a process that died asked for and did not do. A
+                // tick waits until that is done, or it would bury the runs to recover.
+                let found = recover::interrupted_runs(&instance, &repository, now).await;
+                on_recover(found.as_ref());
+                match found {
+                    Ok(found) => {
                         recovered = true;
                         for again in found.relaunch {
                             launch(&mut running, &executor, again.run.request, !again.queued);
                         }
+                        run_tick(&instance, &repository, now, TickMode::Launch).await
                     }
+                    Err(error) => Err(error),
                 }
-                run_tick(&instance, &repository, now, TickMode::Launch).await
             }
+            Ok(()) => run_tick(&instance, &repository, now, TickMode::Launch).await,
             Err(error) => Err(error),
         };
         on_tick(result.as_ref());

@@ -6,8 +6,8 @@
 //! lease looks, before its first tick, at the runs of processes of this machine that are gone
 //! (their `automation_process` tag, `pid@host`):
 //!
-//! - a run of a recent tick that was never queued, or queued and never started, is launched
-//!   again under its own run id — exactly what the tick planned;
+//! - a run of the latest tick that was never queued, or a run of a recent tick queued and never
+//!   started, is launched again under its own run id — exactly what the tick planned;
 //! - a run that started is failed explicitly (`interrupted: …`), so its partitions stop being in
 //!   progress and the next ticks evaluate them again.
 //!
@@ -133,15 +133,21 @@ pub async fn interrupted_runs(
 
     let dynamic = storage.dynamic_partitions().await?;
     let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
-    for tick in storage.ticks(RECENT_TICKS).await? {
-        if !tick.launched {
-            continue;
-        }
+    // Only the latest launched tick can hold runs never queued: a process that ticks after it
+    // recovers first. Runs queued and never started may come from older ticks (a
+    // `strata automation tick` executes its runs one after the other).
+    let launched = storage
+        .ticks(RECENT_TICKS)
+        .await?
+        .into_iter()
+        .filter(|t| t.launched);
+    for (age, tick) in launched.enumerate() {
         let planned: Vec<TickRun> = serde_json::from_str(&tick.runs)
             .map_err(|e| AutomationError::State(format!("tick {}: {e}", tick.tick)))?;
         for entry in planned {
             let was_queued = queued.contains(&entry.run_id);
             let never_queued = !was_queued
+                && age == 0
                 && gone(entry.process.as_ref())
                 && storage.run(&entry.run_id).await?.is_none();
             if !(was_queued || never_queued) {
