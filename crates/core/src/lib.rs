@@ -21,7 +21,9 @@
 //! - [`declare`]: `strata.toml` and `assets/**` texts into a validated repository, with every
 //!   error located at file:line:col.
 
+pub mod alerts;
 pub mod automation;
+pub mod cost;
 pub mod cron;
 pub mod declare;
 pub mod duration;

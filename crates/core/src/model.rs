@@ -494,6 +494,35 @@ pub struct AlertsConfig {
     pub channels: BTreeMap<String, AlertChannel>,
     /// Rules, in declaration order.
     pub rules: Vec<AlertRule>,
+    /// How deliveries are retried.
+    pub delivery: DeliveryPolicy,
+}
+
+/// How a failed delivery is retried: `max_attempts` in all, waiting `retry_delay`, then twice
+/// as long after each further failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Attempts in all, from 1 (5 by default).
+    pub max_attempts: u32,
+    /// The wait after the first failure (2 s by default).
+    pub retry_delay: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            retry_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The wait after failed attempt `attempt` (from 1), or `None` when it was the last.
+    pub fn retry_after(&self, attempt: u32) -> Option<Duration> {
+        (attempt < self.max_attempts)
+            .then(|| self.retry_delay.saturating_mul(1 << (attempt - 1).min(16)))
+    }
 }
 
 /// An alert channel.
@@ -562,7 +591,7 @@ pub enum FreshnessLevel {
 /// The period a cost alert sums over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CostPeriod {
-    /// One run.
+    /// One materialization (`per = "materialization"`, or `"run"`): an asset's latest step.
     Run,
     /// A calendar day.
     Day,

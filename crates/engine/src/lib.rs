@@ -30,6 +30,7 @@
 pub mod automation;
 pub mod backfill;
 pub mod commit;
+pub mod costs;
 pub mod dynamic;
 pub mod executor;
 pub mod extensions;

@@ -80,6 +80,16 @@ pub(crate) enum Command {
     /// Freshness of every asset with a policy: state (fresh, warn, fail, unknown), data time,
     /// lag, how overdue, and which partitions are late.
     Freshness(FreshnessArgs),
+    /// What assets cost: CPU, bytes read and written and units commands reported, priced by
+    /// `[rate_card]`, plus storage accrued from the bytes each asset holds per day.
+    ///
+    /// Rows are sorted by cost (days in date order) and add up to the total line. `--json`
+    /// gives every figure: amounts by kind (compute, read, written, units, storage) and usage
+    /// (CPU and wall seconds, bytes and rows read and written, peak memory).
+    Costs(CostsArgs),
+    /// Alert rules (from strata.toml and the API), their history of firings and resolutions,
+    /// and `test RULE`, which sends a sample to the rule's channels.
+    Alerts(AlertsArgs),
     /// Record a materialization that happened outside Strata (an external pipeline wrote the
     /// data): status, freshness and automation treat it like any other.
     Report(ReportArgs),
@@ -284,6 +294,58 @@ pub(crate) struct StatusArgs {
     pub(crate) selection: Option<String>,
     #[command(flatten)]
     pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CostsArgs {
+    /// Asset selection; default: all.
+    pub(crate) selection: Option<String>,
+    /// Group rows by `asset`, `partition`, `group`, `day` or `tag:KEY` (e.g. `tag:team`).
+    #[arg(long, value_name = "GROUPING", default_value = "asset")]
+    pub(crate) by: String,
+    /// From this date (YYYY-MM-DD, in the rate card's time zone) or RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) since: Option<String>,
+    /// Up to this date (inclusive) or RFC 3339 time (exclusive); default: now.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) until: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AlertsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<AlertsAction>,
+    #[command(flatten)]
+    pub(crate) output: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertsAction {
+    /// Every rule, where it comes from, and the subjects it is firing for (the default).
+    List {
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Firings and resolutions, newest first, with each channel's delivery.
+    History {
+        /// Only this rule's.
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
+    /// Send a sample alert of RULE to its channels now (recorded as a test, changes no state).
+    Test {
+        /// The rule's name.
+        rule: String,
+        #[command(flatten)]
+        output: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use strata_core::cost::{Amounts, Usage};
 use strata_core::key::AssetKey;
 use strata_core::model::Severity;
 
@@ -219,6 +220,29 @@ pub enum Event {
         /// Why, in one sentence.
         reason: String,
     },
+    /// What one step attempt used and cost, for one of its partitions (a single-run range
+    /// records each partition's equal share).
+    StepCost(StepCost),
+    /// An alert rule became true for a subject (an asset, or a tag value for costs summed by
+    /// tag): it fires once, until it resolves.
+    AlertFired(AlertFiring),
+    /// An alert rule that fired became false again for its subject.
+    AlertResolved(AlertFiring),
+    /// One attempt to deliver an alert event to a channel.
+    AlertDelivery(AlertDelivery),
+    /// An alert rule was created or replaced through the API (rules in strata.toml are not
+    /// stored).
+    AlertRuleSaved {
+        /// The rule's name.
+        name: String,
+        /// The rule as the API takes it (`name`, `when`, `select`, `channels`).
+        rule: serde_json::Value,
+    },
+    /// An alert rule stored through the API was deleted.
+    AlertRuleDeleted {
+        /// The rule's name.
+        name: String,
+    },
     /// The garbage collector deleted superseded or orphaned files.
     FilesDeleted {
         /// The IO manager holding them.
@@ -226,6 +250,70 @@ pub enum Event {
         /// Their paths, relative to its root.
         paths: Vec<String>,
     },
+}
+
+/// What one step attempt used for one partition, and what that cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepCost {
+    /// The run.
+    pub run_id: String,
+    /// The asset.
+    pub asset: AssetKey,
+    /// The partition, `None` when unpartitioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// Whether the attempt succeeded.
+    pub succeeded: bool,
+    /// What it used.
+    pub usage: Usage,
+    /// What that cost, priced by the rate card in force.
+    pub amounts: Amounts,
+    /// The rate card's currency.
+    pub currency: String,
+}
+
+/// An alert firing or resolving for one subject.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertFiring {
+    /// The rule.
+    pub rule: String,
+    /// What it is about: an asset key, or `key=value` for a cost summed over a tag.
+    pub subject: String,
+    /// One sentence for people.
+    pub message: String,
+    /// The partitions concerned (failed checks, failed runs), if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<String>,
+    /// The figures behind it (a cost and its budget, a freshness state, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// The channels it goes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+}
+
+/// One delivery attempt of an alert event to a channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertDelivery {
+    /// The AlertFired or AlertResolved event delivered.
+    pub alert_event: EventId,
+    /// The channel.
+    pub channel: String,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// Whether the channel accepted it (a 2xx answer).
+    pub delivered: bool,
+    /// The HTTP status, when there was an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When to try again (ms); `None` when delivered or given up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Millis>,
 }
 
 /// The commit of one asset partition.
@@ -508,6 +596,12 @@ impl Event {
             Self::DynamicPartitionsRemoved { .. } => "dynamic_partitions_removed",
             Self::FilesDeleted { .. } => "files_deleted",
             Self::FreshnessChanged { .. } => "freshness_changed",
+            Self::StepCost(_) => "step_cost",
+            Self::AlertFired(_) => "alert_fired",
+            Self::AlertResolved(_) => "alert_resolved",
+            Self::AlertDelivery(_) => "alert_delivery",
+            Self::AlertRuleSaved { .. } => "alert_rule_saved",
+            Self::AlertRuleDeleted { .. } => "alert_rule_deleted",
         }
     }
 
@@ -529,7 +623,13 @@ impl Event {
             Self::Materialization(m) => m.run_id.as_deref(),
             Self::Observation(o) => o.run_id.as_deref(),
             Self::CheckEvaluation(c) => c.run_id.as_deref(),
-            Self::BackfillCreated { .. }
+            Self::StepCost(c) => Some(&c.run_id),
+            Self::AlertFired(_)
+            | Self::AlertResolved(_)
+            | Self::AlertDelivery(_)
+            | Self::AlertRuleSaved { .. }
+            | Self::AlertRuleDeleted { .. }
+            | Self::BackfillCreated { .. }
             | Self::BackfillResumed { .. }
             | Self::BackfillProgressed { .. }
             | Self::BackfillFinished { .. }
@@ -566,6 +666,7 @@ impl Event {
             Self::Materialization(m) => Some((&m.asset, m.partition.as_deref())),
             Self::Observation(o) => Some((&o.asset, o.partition.as_deref())),
             Self::CheckEvaluation(c) => Some((&c.asset, c.partition.as_deref())),
+            Self::StepCost(c) => Some((&c.asset, c.partition.as_deref())),
             Self::FreshnessChanged { asset, .. } => Some((asset, None)),
             _ => None,
         }

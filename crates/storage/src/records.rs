@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use strata_core::key::AssetKey;
 
-use crate::event::{BackfillStatus, BackfillTarget, EventId, FileRef, Millis};
+use crate::event::{AlertFiring, BackfillStatus, BackfillTarget, EventId, FileRef, Millis};
 
 /// A run's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,4 +355,58 @@ pub struct FreshnessRecord {
     pub since: Millis,
     /// Why.
     pub reason: String,
+}
+
+/// An alert that is firing now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FiringAlert {
+    /// The AlertFired event.
+    pub event_id: EventId,
+    /// Since when.
+    pub since: Millis,
+    /// What fired.
+    pub firing: AlertFiring,
+}
+
+/// One delivery of an alert event to a channel, as it stands.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// The channel.
+    pub channel: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last HTTP status, when there was an answer.
+    pub http_status: Option<u16>,
+    /// The last error.
+    pub error: Option<String>,
+    /// When the next attempt is due (pending only).
+    pub retry_at: Option<Millis>,
+}
+
+/// One entry of the alert feed: a firing or a resolution, with its deliveries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRecord {
+    /// The AlertFired or AlertResolved event.
+    pub event_id: EventId,
+    /// When.
+    pub timestamp: Millis,
+    /// `true` for a firing, `false` for a resolution.
+    pub fired: bool,
+    /// What.
+    pub firing: AlertFiring,
+    /// Where it went.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// A delivery that is due: the alert event and the channel to send it to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DueDelivery {
+    /// The alert event.
+    pub alert: AlertRecord,
+    /// The channel.
+    pub channel: String,
+    /// Attempts already made.
+    pub attempts: u32,
 }

@@ -6,10 +6,14 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
+use std::collections::BTreeMap;
+
+use strata_core::cost::{AssetCostHistory, HeldBytes, StepCostItem};
+
 use crate::records::{
-    AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization,
-    EvaluationRecord, FreshnessRecord, Lease, NewTick, ObservationRecord, RunFilter, RunRecord,
-    StepRecord, TickRecord,
+    AlertRecord, AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile,
+    CurrentMaterialization, DueDelivery, EvaluationRecord, FiringAlert, FreshnessRecord, Lease,
+    NewTick, ObservationRecord, RunFilter, RunRecord, StepRecord, TickRecord,
 };
 use crate::status::PartitionStatus;
 
@@ -169,4 +173,33 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Every asset's current freshness state (from `FreshnessChanged` events).
     async fn freshness_states(&self) -> Result<Vec<FreshnessRecord>, StorageError>;
+
+    /// Every step cost recorded in `[since, until)`, oldest first.
+    async fn step_costs(
+        &self,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<StepCostItem>, StorageError>;
+
+    /// The bytes of every materialization on record, with when they were current.
+    async fn held_bytes(&self) -> Result<Vec<HeldBytes>, StorageError>;
+
+    /// Per asset: successful step partitions with a cost, and their total (for estimates).
+    async fn cost_history(&self) -> Result<BTreeMap<AssetKey, AssetCostHistory>, StorageError>;
+
+    /// Alert rules stored through the API: (name, rule as JSON), by name.
+    async fn alert_rules(&self) -> Result<Vec<(String, serde_json::Value)>, StorageError>;
+
+    /// The alerts firing now.
+    async fn firing_alerts(&self) -> Result<Vec<FiringAlert>, StorageError>;
+
+    /// The latest firings and resolutions (of `rule` only, when given), newest first.
+    async fn alert_history(
+        &self,
+        rule: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StorageError>;
+
+    /// Deliveries not yet delivered nor given up, oldest first.
+    async fn pending_deliveries(&self) -> Result<Vec<DueDelivery>, StorageError>;
 }

@@ -29,6 +29,7 @@ mod policies;
 mod project;
 
 pub use diagnostics::Diagnostic;
+pub use project::parse_alert_rule;
 
 use asset_file::AssetDraft;
 use diagnostics::LineIndex;

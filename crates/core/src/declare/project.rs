@@ -497,8 +497,24 @@ fn alerts_section(
     table: &DeTable<'_>,
     selections: &mut Vec<SelectionUse>,
 ) -> AlertsConfig {
-    fields::check_keys(sink, table, &["channels", "rules"], &[], "[alerts]");
+    fields::check_keys(
+        sink,
+        table,
+        &["channels", "rules", "max_attempts", "retry_delay"],
+        &[],
+        "[alerts]",
+    );
     let mut alerts = AlertsConfig::default();
+    if let Some(value) = get(table, "max_attempts")
+        && let Some(n) = fields::integer_in(sink, value, "alerts.max_attempts", 1, 100)
+    {
+        alerts.delivery.max_attempts = n as u32;
+    }
+    if let Some(value) = get(table, "retry_delay")
+        && let Some(delay) = fields::positive_duration(sink, value, "alerts.retry_delay")
+    {
+        alerts.delivery.retry_delay = delay;
+    }
     // Channels that were declared, valid or not, so rules naming a broken one are not reported.
     let mut declared = BTreeSet::new();
     if let Some(value) = get(table, "channels")
@@ -569,6 +585,34 @@ fn alerts_section(
         }
     }
     alerts
+}
+
+/// Reads one alert rule given as a TOML table (the API's rules, converted from JSON), against
+/// the declared `channels`. Errors are the messages strata.toml would give, without a place.
+pub fn parse_alert_rule(text: &str, channels: &BTreeSet<String>) -> Result<AlertRule, Vec<String>> {
+    let mut diagnostics = Vec::new();
+    let path = std::path::Path::new("rule");
+    let mut sink = FileSink::new(path, text, &mut diagnostics);
+    let rule = match DeTable::parse(text) {
+        Ok(root) => {
+            let span = 0..text.len();
+            alert_rule(&mut sink, root.get_ref(), span, channels, &mut Vec::new())
+        }
+        Err(error) => {
+            sink.at(0, format!("invalid rule: {}", error.message().trim()), None);
+            None
+        }
+    };
+    match rule {
+        Some(rule) if diagnostics.is_empty() => Ok(rule),
+        _ => Err(diagnostics
+            .into_iter()
+            .map(|d| match d.hint {
+                Some(hint) => format!("{} ({hint})", d.message),
+                None => d.message,
+            })
+            .collect()),
+    }
 }
 
 fn alert_rule(
@@ -726,8 +770,13 @@ fn alert_condition(sink: &mut FileSink<'_>, value: &Value<'_>) -> Option<AlertCo
     let cost = fields::table(sink, inner, "when.cost")?;
     fields::check_keys(sink, cost, &["per", "over", "by"], &[], "`cost`");
     let per = match get(cost, "per") {
-        Some(v) => match fields::choice(sink, v, "when.cost.per", &["run", "day", "month"]) {
-            Some("run") => Some(CostPeriod::Run),
+        Some(v) => match fields::choice(
+            sink,
+            v,
+            "when.cost.per",
+            &["materialization", "run", "day", "month"],
+        ) {
+            Some("materialization" | "run") => Some(CostPeriod::Run),
             Some("day") => Some(CostPeriod::Day),
             Some(_) => Some(CostPeriod::Month),
             None => None,

@@ -152,6 +152,7 @@ async fn resolve_stored(
     let mut versions = Vec::with_capacity(needed.len());
     for (index, key) in needed {
         let materialization = &current[by_key[&key.as_deref()]];
+        ctx.meter.read(materialization.rows, materialization.bytes);
         partitions.push(stored_partition(key.clone(), &materialization.files));
         versions.push((
             *index,

@@ -9,6 +9,7 @@
 mod checks;
 mod command;
 mod inputs;
+mod meter;
 mod output;
 mod rust;
 mod source;
@@ -20,11 +21,12 @@ use std::time::{Duration, Instant};
 use strata_core::model::{Asset, Compute};
 use strata_core::partitions::time_window::TimeWindow;
 use strata_core::plan::PlannedStep;
-use strata_storage::event::{Event, LogLevel};
+use strata_storage::event::{Event, LogLevel, StepCost};
 use tracing::Instrument;
 
 use crate::executor::{RunContext, Shared, retry_delay};
 use crate::openlineage::{StepEnd, StepLineage};
+use meter::StepMeter;
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +120,7 @@ pub(crate) struct StepContext<'a> {
     pub(crate) partitions: &'a [PartitionRef],
     pub(crate) code_version: String,
     pub(crate) log: &'a StepLog,
+    pub(crate) meter: &'a StepMeter,
 }
 
 impl StepContext<'_> {
@@ -319,9 +322,10 @@ async fn attempts(
             };
         }
         let log = StepLog::default();
+        let meter = StepMeter::default();
         let began = Instant::now();
         let result = {
-            let work = attempt_once(shared, run, asset, partitions, &log);
+            let work = attempt_once(shared, run, asset, partitions, &log, &meter);
             let timed = async {
                 match asset.timeout {
                     Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
@@ -338,7 +342,12 @@ async fn attempts(
                 () = cancel.cancelled() => None,
             }
         };
+        let succeeded = matches!(result, Some(Ok(_)));
+        let costs = cost_events(
+            shared, run, asset, &keys, attempt, succeeded, &meter, began, &log,
+        );
         let mut events = log_events(run, asset, partitions, log.take());
+        events.extend(costs);
         let now = (shared.clock)();
         let outcome = match result {
             None => {
@@ -433,6 +442,7 @@ async fn attempt_once(
     asset: &Asset,
     partitions: &[PartitionRef],
     log: &StepLog,
+    meter: &StepMeter,
 ) -> Result<Done, StepError> {
     let code_version = run
         .code_version(&shared.instance.root, asset)
@@ -444,6 +454,7 @@ async fn attempt_once(
         partitions,
         code_version,
         log,
+        meter,
     };
     match &asset.compute {
         Compute::Source(source) => source::observe(&ctx, source).await,
@@ -463,6 +474,44 @@ async fn attempt_once(
             checks::after_commit(&ctx, materialized).await
         }
     }
+}
+
+/// One StepCost per partition: the attempt's usage shared equally, priced by the rate card.
+#[allow(clippy::too_many_arguments)] // one call site; the parts of one attempt
+fn cost_events(
+    shared: &Shared,
+    run: &RunContext,
+    asset: &Asset,
+    keys: &[Option<String>],
+    attempt: u32,
+    succeeded: bool,
+    meter: &StepMeter,
+    began: Instant,
+    log: &StepLog,
+) -> Vec<Event> {
+    let card = &shared.repository.project().rate_card;
+    let usage = meter.finish(began.elapsed()).share(keys.len());
+    let (amounts, unpriced) = strata_core::cost::price(&usage, card);
+    for unit in unpriced {
+        log.push(
+            LogLevel::Warn,
+            format!("the rate card has no price for reported unit `{unit}`: it counts as 0 (add it under [rate_card] units)"),
+        );
+    }
+    keys.iter()
+        .map(|partition| {
+            Event::StepCost(StepCost {
+                run_id: run.run_id.clone(),
+                asset: asset.key.clone(),
+                partition: partition.clone(),
+                attempt,
+                succeeded,
+                usage: usage.clone(),
+                amounts,
+                currency: card.currency.clone(),
+            })
+        })
+        .collect()
 }
 
 fn log_events(

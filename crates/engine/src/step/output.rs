@@ -75,14 +75,16 @@ pub(crate) async fn commit_batches(
     let mut writes = Vec::with_capacity(parts.len());
     for (partition, consumed, batch) in parts {
         let version = data_version(ctx, &consumed, None, || batch_version(&batch))?;
-        let stream = memory_stream(batch.schema(), vec![batch])?;
+        let stream = ctx
+            .meter
+            .timed_write(memory_stream(batch.schema(), vec![batch])?);
         writes.push((
             request(ctx, Some(partition), consumed, version, BTreeMap::new()),
             stream,
         ));
     }
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
-    commit_partitions(
+    let committed = commit_partitions(
         ctx.shared.instance.storage.as_ref(),
         io,
         writes,
@@ -90,7 +92,12 @@ pub(crate) async fn commit_batches(
         ctx.now(),
     )
     .await
-    .map_err(commit_error)
+    .map_err(commit_error)?;
+    for c in &committed {
+        ctx.meter
+            .wrote(c.materialization.rows, c.materialization.bytes);
+    }
+    Ok(committed)
 }
 
 /// The asset's IO manager.
@@ -141,15 +148,20 @@ pub(crate) async fn commit(
     batches: SendableRecordBatchStream,
 ) -> Result<Committed, StepError> {
     let io = io_manager(ctx)?;
-    commit_partition(
+    let committed = commit_partition(
         ctx.shared.instance.storage.as_ref(),
         io.as_ref(),
         request(ctx, partition, inputs, data_version, metadata),
-        batches,
+        ctx.meter.timed_write(batches),
         ctx.now(),
     )
     .await
-    .map_err(commit_error)
+    .map_err(commit_error)?;
+    ctx.meter.wrote(
+        committed.materialization.rows,
+        committed.materialization.bytes,
+    );
+    Ok(committed)
 }
 
 /// Batches already in memory as a stream to commit.

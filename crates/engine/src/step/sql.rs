@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
+use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::prelude::SessionContext;
 use strata_core::model::SqlCompute;
 
@@ -35,16 +36,19 @@ pub(crate) async fn materialize(
     let committed = if inputs.is_empty() {
         // No inputs: the data version is a hash of the content, so hold the rows first.
         let schema: Arc<Schema> = Arc::new(frame.schema().as_arrow().clone());
-        let batch = collect_one(frame, &schema).await?;
+        let batch = collect_one(ctx, frame, &schema).await?;
         output::commit_batch(ctx, partition, Vec::new(), batch).await?
     } else {
         let consumed = output::consumed(inputs);
         let version = output::data_version(ctx, &consumed, None, || Ok(String::new()))?;
-        let stream = frame
-            .execute_stream()
-            .await
+        let task = Arc::new(frame.task_ctx());
+        let plan = physical_plan(frame).await?;
+        let stream = execute_stream(Arc::clone(&plan), task)
             .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
-        output::commit(ctx, partition, consumed, version, BTreeMap::new(), stream).await?
+        let committed =
+            output::commit(ctx, partition, consumed, version, BTreeMap::new(), stream).await;
+        ctx.meter.plan(&plan);
+        committed?
     };
     Ok(Materialized {
         committed: vec![committed],
@@ -69,7 +73,7 @@ async fn materialize_range(
             ctx.asset.path.display()
         ))
     })?;
-    let batch = collect_one(frame, &schema).await?;
+    let batch = collect_one(ctx, frame, &schema).await?;
     let parts = split_by_partition(&batch, column, ctx.partitions)?;
     let parts = ctx
         .partitions
@@ -90,13 +94,27 @@ async fn materialize_range(
     })
 }
 
-/// Runs the query to one batch (a canonical form for hashing and splitting).
-async fn collect_one(frame: DataFrame, schema: &Arc<Schema>) -> Result<RecordBatch, StepError> {
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
+/// Runs the query to one batch (a canonical form for hashing and splitting); its plan's
+/// compute time goes to the step's cost.
+async fn collect_one(
+    ctx: &StepContext<'_>,
+    frame: DataFrame,
+    schema: &Arc<Schema>,
+) -> Result<RecordBatch, StepError> {
+    let task = Arc::new(frame.task_ctx());
+    let plan = physical_plan(frame).await?;
+    let batches = collect(Arc::clone(&plan), task).await;
+    ctx.meter.plan(&plan);
+    let batches = batches.map_err(|e| StepError::retryable(format!("the query failed: {e}")))?;
     concat_batches(schema, &batches).map_err(|e| StepError::retryable(e.to_string()))
+}
+
+/// The executable plan of a query (kept, so its metrics can be read after it ran).
+async fn physical_plan(frame: DataFrame) -> Result<Arc<dyn ExecutionPlan>, StepError> {
+    frame
+        .create_physical_plan()
+        .await
+        .map_err(|e| StepError::retryable(format!("the query failed: {e}")))
 }
 
 /// The rows of `batch` for each of `partitions` (in their order, empty where the query gave

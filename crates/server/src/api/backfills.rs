@@ -14,6 +14,7 @@ use strata_storage::event::BackfillStatus;
 use strata_storage::records::BackfillRecord;
 use utoipa::{IntoParams, ToSchema};
 
+use super::costs::CostEstimate;
 use super::error::{ApiError, ApiResult, Body, ErrorBody, Params, limit};
 use super::runs::Run;
 use super::state::{AppState, rfc3339, select};
@@ -73,6 +74,9 @@ pub(super) struct TargetSummary {
     steps: u64,
     /// The partitions as inclusive key ranges (empty when unpartitioned).
     ranges: Vec<KeyRange>,
+    /// Its estimated cost, from the asset's cost per partition so far (null when it never
+    /// ran).
+    estimated_cost: Option<f64>,
 }
 
 /// What a backfill requests of one asset, as recorded.
@@ -110,6 +114,8 @@ pub(super) struct Created {
     run_id: Option<String>,
     /// Per asset.
     targets: Vec<TargetSummary>,
+    /// What it is estimated to cost.
+    estimated_cost: CostEstimate,
 }
 
 fn request_error(error: RequestError) -> ApiError {
@@ -176,10 +182,23 @@ pub(super) async fn create(
     for step in &steps {
         *step_counts.entry(&step.asset).or_default() += 1;
     }
+    let planned: Vec<(AssetKey, u64)> = targets
+        .iter()
+        .map(|(asset, target)| (asset.clone(), backfill::target_count(target)))
+        .collect();
+    let estimate = strata_engine::costs::estimate(state.instance.storage.as_ref(), &planned)
+        .await
+        .map_err(ApiError::internal)?;
+    let per_asset: BTreeMap<&AssetKey, Option<f64>> = estimate
+        .per_asset
+        .iter()
+        .map(|(asset, _, amount)| (asset, *amount))
+        .collect();
     let summaries: Vec<TargetSummary> = backfill::records(&targets, &keyspaces)
         .into_iter()
         .zip(targets.values())
         .map(|(record, target)| TargetSummary {
+            estimated_cost: per_asset.get(&record.asset).copied().flatten(),
             asset: record.asset.to_string(),
             partitions: backfill::target_count(target),
             steps: step_counts.get(&record.asset).copied().unwrap_or(0),
@@ -202,6 +221,7 @@ pub(super) async fn create(
         runs: u64::from(!steps.is_empty()),
         run_id: None,
         targets: summaries,
+        estimated_cost: CostEstimate::new(&estimate, &repository.project().rate_card.currency),
     };
     if body.dry_run || targets.is_empty() {
         return Ok((StatusCode::OK, Json(created)));

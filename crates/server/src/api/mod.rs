@@ -16,6 +16,7 @@
 pub mod assets;
 mod automation;
 mod backfills;
+mod costs;
 pub mod error;
 mod lineage;
 mod meta;
@@ -52,6 +53,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
         (name = "runs", description = "Runs, their steps and logs, live updates"),
         (name = "backfills", description = "Persistent requests over many partitions"),
         (name = "automation", description = "Automation ticks, explanations and freshness"),
+        (name = "costs", description = "What assets cost, and estimates for planned work"),
+        (name = "alerts", description = "Alert rules, firings and resolutions, deliveries"),
         (name = "server", description = "Health, version, reloading definitions"),
     )
 )]
@@ -85,6 +88,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(automation::ticks))
         .routes(routes!(automation::why))
         .routes(routes!(automation::freshness))
+        .routes(routes!(costs::report))
 }
 
 /// The OpenAPI document of every `/api/v1` route, as served at `/api/v1/openapi.json`.

@@ -48,7 +48,15 @@ pub(crate) fn create(
             let steps = backfill::steps(&repository, targets.clone(), &keyspaces);
             let labels = labels(&steps, &keyspaces);
             let description = format!("backfill {}{partitions}", args.selection);
-            return print_plan(&steps, &labels, &description, args.output.json);
+            let estimate = materialize::estimate(&instance, &targets).await?;
+            return print_plan(
+                &repository,
+                &steps,
+                &labels,
+                &description,
+                &estimate,
+                args.output.json,
+            );
         }
         if targets.is_empty() {
             if args.output.json {

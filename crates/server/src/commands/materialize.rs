@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use strata_core::cost::Estimate;
 use strata_core::key::AssetKey;
 use strata_core::model::Repository;
 use strata_core::partitions::Keyspace;
@@ -46,7 +47,15 @@ pub(crate) fn run(
         let labels = labels(&steps, &keyspaces);
         let description = describe_request(&args.selection, &args.partitions);
         if args.dry_run {
-            return print_plan(&steps, &labels, &description, args.output.json);
+            let estimate = estimate(&instance, &targets).await?;
+            return print_plan(
+                &repository,
+                &steps,
+                &labels,
+                &description,
+                &estimate,
+                args.output.json,
+            );
         }
         if steps.is_empty() {
             if args.output.json {
@@ -141,12 +150,29 @@ pub(crate) fn describe_partitions(choice: &PartitionArgs) -> String {
     partition_set(choice).describe()
 }
 
+/// What materializing `targets` is estimated to cost, from the same assets' history.
+pub(crate) async fn estimate(
+    instance: &Instance,
+    targets: &BTreeMap<AssetKey, Target>,
+) -> Result<Estimate, CliError> {
+    let planned: Vec<(AssetKey, u64)> = targets
+        .iter()
+        .map(|(asset, target)| (asset.clone(), strata_engine::backfill::target_count(target)))
+        .collect();
+    strata_engine::costs::estimate(instance.storage.as_ref(), &planned)
+        .await
+        .map_err(CliError::internal)
+}
+
 pub(crate) fn print_plan(
+    repository: &Repository,
     steps: &[PlannedStep],
     labels: &[String],
     description: &str,
+    estimate: &Estimate,
     as_json: bool,
 ) -> Result<Outcome, CliError> {
+    let currency = &repository.project().rate_card.currency;
     let mut per_asset: BTreeMap<&AssetKey, u64> = BTreeMap::new();
     for step in steps {
         *per_asset.entry(&step.asset).or_default() += 1;
@@ -158,6 +184,12 @@ pub(crate) fn print_plan(
             "steps": steps.len(),
             "assets": per_asset.iter().map(|(k, n)| json!({"asset": k.to_string(), "steps": n})).collect::<Vec<_>>(),
             "plan": labels,
+            "estimated_cost": {
+                "currency": currency,
+                "amount": (estimate.estimated_partitions > 0).then_some(estimate.amount),
+                "estimated_partitions": estimate.estimated_partitions,
+                "unknown_partitions": estimate.unknown_partitions,
+            },
         }))?;
         return Ok(Outcome::Ok);
     }
@@ -169,6 +201,10 @@ pub(crate) fn print_plan(
     for (asset, count) in per_asset {
         println!("  {asset}: {count}");
     }
+    println!(
+        "estimated cost: {}",
+        strata_engine::costs::describe_estimate(estimate, currency)
+    );
     Ok(Outcome::Ok)
 }
 

@@ -4,6 +4,7 @@ mod assets;
 pub(crate) mod automation;
 mod backfill;
 mod check;
+mod costs;
 mod gc;
 mod lineage;
 mod materialize;
@@ -61,6 +62,8 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Automation(args) => automation::run(*repository, &cli.repo, args.action),
         Command::Freshness(args) => automation::freshness(&repository, &cli.repo, &args),
         Command::Report(args) => report::run(&repository, &cli.repo, &args),
+        Command::Costs(args) => costs::run(&repository, &cli.repo, &args),
+        Command::Alerts(_) => Err(CliError::Usage("alerts: not built yet".into())),
         Command::Daemon => automation::daemon(*repository, &cli.repo),
     }
 }

@@ -87,6 +87,24 @@ pub(crate) fn append(
     Ok(id)
 }
 
+/// One pending delivery per channel of an alert event, due at once.
+fn queue_deliveries(
+    tx: &Transaction<'_>,
+    event: EventId,
+    at: Millis,
+    channels: &[String],
+) -> Result<(), StorageError> {
+    for channel in channels {
+        exec(
+            tx,
+            "INSERT OR IGNORE INTO alert_deliveries (alert_event, channel, status, attempts, retry_at)
+             VALUES (?1, ?2, 'pending', 0, ?3)",
+            params![event, channel, at],
+        )?;
+    }
+    Ok(())
+}
+
 fn require_run(tx: &Transaction<'_>, run_id: &str, event: &Event) -> Result<(), StorageError> {
     let exists: bool = tx
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = ?1)")
@@ -291,6 +309,67 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             )?;
         }
         Event::Log { .. } => {}
+        Event::StepCost(cost) => {
+            let encode = |v: serde_json::Result<String>| {
+                v.map_err(|e| StorageError::Backend(format!("cannot encode a cost: {e}")))
+            };
+            exec(
+                tx,
+                "INSERT INTO step_costs (event_id, timestamp, asset, partition, succeeded, usage, amounts, total)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    at,
+                    cost.asset.to_string(),
+                    partition_column(cost.partition.as_deref()),
+                    cost.succeeded,
+                    encode(serde_json::to_string(&cost.usage))?,
+                    encode(serde_json::to_string(&cost.amounts))?,
+                    cost.amounts.total()
+                ],
+            )?;
+        }
+        Event::AlertFired(firing) => {
+            exec(
+                tx,
+                "INSERT INTO alert_state (rule, subject, fired_event, since) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (rule, subject) DO UPDATE SET fired_event = excluded.fired_event, since = excluded.since",
+                params![firing.rule, firing.subject, id, at],
+            )?;
+            queue_deliveries(tx, id, at, &firing.channels)?;
+        }
+        Event::AlertResolved(firing) => {
+            exec(
+                tx,
+                "DELETE FROM alert_state WHERE rule = ?1 AND subject = ?2",
+                params![firing.rule, firing.subject],
+            )?;
+            queue_deliveries(tx, id, at, &firing.channels)?;
+        }
+        Event::AlertDelivery(d) => {
+            let status = match (d.delivered, d.retry_at) {
+                (true, _) => "delivered",
+                (false, Some(_)) => "pending",
+                (false, None) => "failed",
+            };
+            exec(
+                tx,
+                "UPDATE alert_deliveries SET status = ?3, attempts = ?4, http_status = ?5, error = ?6, retry_at = ?7
+                 WHERE alert_event = ?1 AND channel = ?2",
+                params![d.alert_event, d.channel, status, d.attempt, d.status, d.error, d.retry_at],
+            )?;
+        }
+        Event::AlertRuleSaved { name, rule } => {
+            exec(
+                tx,
+                "INSERT INTO alert_rules (name, rule, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET rule = excluded.rule, updated_at = excluded.updated_at",
+                params![name, rule.to_string(), at],
+            )?;
+        }
+        Event::AlertRuleDeleted { name } => {
+            exec(tx, "DELETE FROM alert_rules WHERE name = ?1", params![name])?;
+        }
         Event::BackfillCreated {
             backfill_id,
             selection,

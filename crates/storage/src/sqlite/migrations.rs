@@ -172,6 +172,45 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT    NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: what steps cost, alert rules stored through the API, which alerts are firing, and
+    // their deliveries (an outbox: pending rows are what the deliverer sends next).
+    r#"
+    CREATE TABLE step_costs (
+        event_id  INTEGER PRIMARY KEY,
+        timestamp INTEGER NOT NULL,
+        asset     TEXT    NOT NULL,
+        partition TEXT    NOT NULL,
+        succeeded INTEGER NOT NULL,
+        usage     TEXT    NOT NULL,
+        amounts   TEXT    NOT NULL,
+        total     REAL    NOT NULL
+    );
+    CREATE INDEX step_costs_by_time ON step_costs (timestamp);
+    CREATE INDEX step_costs_by_asset ON step_costs (asset, succeeded);
+    CREATE TABLE alert_rules (
+        name       TEXT PRIMARY KEY,
+        rule       TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE alert_state (
+        rule        TEXT    NOT NULL,
+        subject     TEXT    NOT NULL,
+        fired_event INTEGER NOT NULL,
+        since       INTEGER NOT NULL,
+        PRIMARY KEY (rule, subject)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_deliveries (
+        alert_event INTEGER NOT NULL,
+        channel     TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        attempts    INTEGER NOT NULL,
+        http_status INTEGER,
+        error       TEXT,
+        retry_at    INTEGER,
+        PRIMARY KEY (alert_event, channel)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_deliveries_pending ON alert_deliveries (retry_at) WHERE status = 'pending';
+    "#,
 ];
 
 /// Brings the schema up to date.

@@ -11,8 +11,10 @@
 //! an operating-system crash or power loss can drop the last transactions, and never corrupts
 //! the database.
 
+mod alerts;
 mod apply;
 mod automation;
+mod costs;
 mod migrations;
 mod queries;
 
@@ -27,10 +29,14 @@ use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
 use crate::event::{Event, EventId, EventRecord, Millis, PartitionInputs};
+use std::collections::BTreeMap;
+
+use strata_core::cost::{AssetCostHistory, HeldBytes, StepCostItem};
+
 use crate::records::{
-    AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile, CurrentMaterialization,
-    EvaluationRecord, FreshnessRecord, Lease, NewTick, ObservationRecord, RunFilter, RunRecord,
-    StepRecord, TickRecord,
+    AlertRecord, AutomationStateRecord, BackfillRecord, CheckResult, CollectableFile,
+    CurrentMaterialization, DueDelivery, EvaluationRecord, FiringAlert, FreshnessRecord, Lease,
+    NewTick, ObservationRecord, RunFilter, RunRecord, StepRecord, TickRecord,
 };
 use crate::status::PartitionStatus;
 use crate::storage::Storage;
@@ -407,5 +413,45 @@ impl Storage for SqliteStorage {
 
     async fn freshness_states(&self) -> Result<Vec<FreshnessRecord>, StorageError> {
         self.read(automation::freshness_states).await
+    }
+
+    async fn step_costs(
+        &self,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<StepCostItem>, StorageError> {
+        self.read(move |conn| costs::step_costs(conn, since, until))
+            .await
+    }
+
+    async fn held_bytes(&self) -> Result<Vec<HeldBytes>, StorageError> {
+        self.read(costs::held_bytes).await
+    }
+
+    async fn cost_history(&self) -> Result<BTreeMap<AssetKey, AssetCostHistory>, StorageError> {
+        self.read(costs::cost_history).await
+    }
+
+    async fn alert_rules(&self) -> Result<Vec<(String, serde_json::Value)>, StorageError> {
+        self.read(alerts::alert_rules).await
+    }
+
+    async fn firing_alerts(&self) -> Result<Vec<FiringAlert>, StorageError> {
+        self.read(alerts::firing_alerts).await
+    }
+
+    async fn alert_history(
+        &self,
+        rule: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>, StorageError> {
+        let rule = rule.map(str::to_string);
+        self.read(move |conn| alerts::alert_history(conn, rule.as_deref(), limit))
+            .await
+    }
+
+    async fn pending_deliveries(&self) -> Result<Vec<DueDelivery>, StorageError> {
+        self.read(|conn| alerts::due_deliveries(conn, Millis::MAX))
+            .await
     }
 }

@@ -22,6 +22,8 @@ use strata_io_managers::FileFormat;
 use strata_storage::event::{CheckEvaluation, Event, LogLevel};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+mod child;
+
 use super::checks::Materialized;
 use super::inputs::{Input, InputData};
 use super::output;
@@ -76,7 +78,7 @@ pub(crate) async fn run_process(
     std::fs::File::create(&events_path).map_err(|e| {
         StepError::retryable(format!("cannot create {}: {e}", events_path.display()))
     })?;
-    let mut command = tokio::process::Command::new(program);
+    let mut command = std::process::Command::new(program);
     command
         .args(args)
         .current_dir(&ctx.shared.instance.root)
@@ -86,8 +88,7 @@ pub(crate) async fn run_process(
         .env("STRATA_EVENTS", &events_path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     if let [partition] = ctx.partitions {
         command.env("STRATA_PARTITION_KEY", &partition.key);
         if let Some(window) = partition.window {
@@ -105,8 +106,15 @@ pub(crate) async fn run_process(
             "cannot start `{shown}`: {e} (it runs from the repository root)"
         ))
     })?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
+    // Strata reaps the child itself (wait4), to read its resource usage; the guard kills it
+    // when the step is interrupted.
+    let guard = child::KillOnDrop::new(child.id());
+    let piped =
+        |e: std::io::Error| StepError::retryable(format!("reading `{shown}`'s output failed: {e}"));
+    let stdout = tokio::process::ChildStdout::from_std(child.stdout.take().expect("piped"))
+        .map_err(piped)?;
+    let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().expect("piped"))
+        .map_err(piped)?;
     let log = ctx.log;
     let read_stdout = async {
         let mut text = String::new();
@@ -130,9 +138,12 @@ pub(crate) async fn run_process(
         }
         tail
     };
-    let (stdout, tail, status) = tokio::join!(read_stdout, read_stderr, child.wait());
-    let status =
-        status.map_err(|e| StepError::retryable(format!("waiting for `{shown}` failed: {e}")))?;
+    let (stdout, tail, exit) = tokio::join!(read_stdout, read_stderr, guard.wait());
+    let exit =
+        exit.map_err(|e| StepError::retryable(format!("waiting for `{shown}` failed: {e}")))?;
+    ctx.meter.cpu(exit.cpu);
+    ctx.meter.peak_memory(exit.peak_memory_bytes);
+    let status = exit.status;
     let text = std::fs::read_to_string(&events_path).unwrap_or_default();
     let parsed = parse_events(&text);
     for warning in parsed.warnings {
@@ -295,7 +306,10 @@ pub(crate) async fn materialize(
         match event {
             Reported::Log { level, message } => ctx.log.push(level, message),
             Reported::Metadata(values) => metadata.extend(values),
-            Reported::Cost { amount, unit } => costs.push(json!({"amount": amount, "unit": unit})),
+            Reported::Cost { amount, unit } => {
+                ctx.meter.units(&unit, amount);
+                costs.push(json!({"amount": amount, "unit": unit}));
+            }
             Reported::Check {
                 name,
                 passed,
