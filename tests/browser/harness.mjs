@@ -2,9 +2,9 @@
 // by playwright-core (the system's Chromium: no browser download), console errors collected,
 // screenshots saved as artifacts.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -105,9 +105,29 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * Serves the UI from a built bundle ($STRATA_UI_DIR, e.g. ui/dist after `npm run build`) instead
+ * of the one embedded in the binary, so that a UI change can be tested without rebuilding
+ * `strata`. Like the server, a path that is not a file of the bundle answers `index.html`; the
+ * API goes to the server untouched.
+ */
+async function serveUiFrom(page, dir) {
+  const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".json": "application/json" };
+  await page.route(
+    (url) => !url.pathname.startsWith("/api/") && !url.pathname.startsWith("/metrics") && (url.hostname === "127.0.0.1" || url.hostname === "localhost"),
+    (route) => {
+      const path = new URL(route.request().url()).pathname;
+      let file = join(dir, normalize(path).replace(/^([/\\]|\.\.)+/, ""));
+      if (path === "/" || !existsSync(file) || !statSync(file).isFile()) file = join(dir, "index.html");
+      route.fulfill({ status: 200, contentType: types[extname(file)] ?? "application/octet-stream", body: readFileSync(file) });
+    },
+  );
+}
+
 /** A page that records console errors and uncaught exceptions in `page.problems`. */
 export async function newPage(browser, { width = 1400, height = 900 } = {}) {
   const page = await browser.newPage({ viewport: { width, height } });
+  if (process.env.STRATA_UI_DIR) await serveUiFrom(page, resolve(process.env.STRATA_UI_DIR));
   page.problems = [];
   page.on("console", (m) => {
     if (m.type() === "error") page.problems.push(`console error: ${m.text()}`);

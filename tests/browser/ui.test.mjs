@@ -1,11 +1,20 @@
 // The web UI in a real browser against a real `strata serve`: the example repository's graph,
-// partition bar, a backfill launched from the dialog and watched to the end, a failing asset's
-// error and logs, and a stale asset's cause. No console errors anywhere.
+// partition bar, a backfill launched from the dialog and watched to the end, what it cost (the
+// cost dashboard, the asset's cost, the graph by cost, the next backfill's estimate), a failing
+// asset's error and logs, a stale asset's cause, and an alert rule created in the UI that
+// fires. No console errors anywhere.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { apiJson, copyExample, launchBrowser, makeRepo, newPage, screenshot, serve } from "./harness.mjs";
+
+/** Money the way `strata costs` prints it (and the UI shows it). */
+function money(amount, currency) {
+  const digits = amount === 0 || Math.abs(amount) >= 0.01 ? 2 : Math.min(Math.ceil(-Math.log10(Math.abs(amount))) + 1, 6);
+  const sign = { USD: "$", EUR: "€", GBP: "£" }[currency];
+  return sign ? `${sign}${amount.toFixed(digits)}` : `${amount.toFixed(digits)} ${currency}`;
+}
 
 let browser;
 before(async () => {
@@ -112,6 +121,51 @@ describe("the example repository", () => {
       assert.equal(await page.getByRole("list", { name: "Steps over time" }).getByRole("listitem").count(), 15);
       await page.getByTestId("logs").filter({ hasText: "flights rows on 2013-01-07" }).waitFor();
       await screenshot(page, "run");
+    });
+  });
+
+  test("the week's cost: the dashboard, the asset, the graph and the next backfill's estimate", async () => {
+    await withPage("costs", async (page) => {
+      // The dashboard by team: the same total as `strata costs --by tag:team` (the API's).
+      await page.goto(server.url + "/costs");
+      await page.getByTestId("cost-table").waitFor();
+      await page.getByLabel("Group by").selectOption("tag:team");
+      await page.locator('[data-testid="cost-table"] tr[data-key="team=ops"]').waitFor();
+      const before = await apiJson(server, "/costs?by=tag:team");
+      const shown = await page.getByTestId("cost-total").innerText();
+      const after = await apiJson(server, "/costs?by=tag:team");
+      assert.ok(before.total.total > 0, JSON.stringify(before.total));
+      // Storage accrues by the second: the figure is the API's just before or just after.
+      assert.ok([money(before.total.total, before.currency), money(after.total.total, after.currency)].includes(shown), `${shown} vs ${before.total.total}`);
+      const rows = await page.locator('[data-testid="cost-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key")));
+      assert.deepEqual(rows, before.rows.map((r) => r.key));
+      await page.getByRole("img", { name: /Cost per day/ }).waitFor();
+      await screenshot(page, "costs", { fullPage: true });
+
+      // The asset's own cost.
+      await page.goto(server.url + "/assets/flights/clean_flights");
+      const cost = page.getByTestId("asset-cost");
+      await cost.waitFor();
+      assert.match(await cost.innerText(), /Total\s+\$\d/);
+      await page.locator("#cost").scrollIntoViewIfNeeded();
+      await screenshot(page, "asset-cost");
+
+      // The next week's backfill: estimated from the first week's cost.
+      await page.getByRole("button", { name: "Backfill…" }).click();
+      const dialog = page.getByRole("dialog", { name: "Backfill flights/clean_flights" });
+      await dialog.getByLabel("From").fill("2013-01-08");
+      await dialog.getByLabel("To (inclusive)").fill("2013-01-14");
+      await dialog.getByTestId("dry-run-cost").filter({ hasText: /Estimated cost: \$[0-9.]+ \(from 7 of 7 asset partitions' history\)/ }).waitFor();
+      await screenshot(page, "backfill-estimate");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+
+      // The graph coloured by cost: assets that ran have one.
+      await page.goto(server.url + "/");
+      await page.locator("svg.graph .node").first().waitFor();
+      await page.getByRole("radio", { name: "cost" }).check();
+      await page.getByTestId("cost-legend").waitFor();
+      await page.locator('svg.graph.by-cost .node[data-key="flights/clean_flights"][data-cost]').waitFor();
+      await screenshot(page, "graph-cost");
     });
   });
 
@@ -241,6 +295,59 @@ describe("a repository with a failing asset", () => {
       await cancel.click();
       await page.locator(".badges .badge.s-canceled").waitFor({ timeout: 60_000 });
       await screenshot(page, "canceled");
+    });
+  });
+});
+
+describe("alert rules", () => {
+  let server;
+  before(async () => {
+    // The daemon evaluates the rules at every tick: a short one, so a failure fires soon. The
+    // channel's webhook needs no listener: a failed delivery is recorded, and the feed shows
+    // the firing either way.
+    server = await serve(
+      makeRepo({
+        "strata.toml": [
+          '[project]\nname = "alerting"\n\n[daemon]\ntick_interval = "1s"\n',
+          '[alerts.channels.ops]\nkind = "webhook"\nurl = "http://127.0.0.1:9999/hook"\n',
+        ].join("\n"),
+        "assets/demo/broken.toml": [
+          'description = "Always fails"',
+          `command = ["python3", "-c", "import sys; print('the upstream file is corrupt', file=sys.stderr); sys.exit(3)"]`,
+          'output = "csv"',
+          "",
+        ].join("\n"),
+      }),
+    );
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("a rule made in the alerts page fires when its asset fails", async () => {
+    await withPage("alerts", async (page) => {
+      await page.goto(server.url + "/alerts");
+      const form = page.getByRole("form", { name: "New rule" });
+      await form.getByLabel("Name").fill("broken-runs");
+      await form.getByLabel("When").selectOption("run_failed");
+      await form.getByLabel("Assets").fill("demo/broken");
+      await form.getByRole("checkbox", { name: /ops/ }).check();
+      await form.getByRole("button", { name: "Create rule" }).click();
+      const rule = page.locator('[data-testid="alert-rules"] tr[data-rule="broken-runs"]');
+      await rule.waitFor();
+      assert.match(await rule.innerText(), /api/);
+
+      // A test delivery: its result per channel, delivered or not.
+      await rule.getByRole("button", { name: "Test broken-runs" }).click();
+      await rule.getByTestId("alert-test-result").filter({ hasText: "ops" }).waitFor({ timeout: 30_000 });
+
+      // The asset fails; at a later tick the rule fires, and the feed shows it.
+      const created = await apiJson(server, "/backfills", { selection: "demo/broken" });
+      assert.ok(created.run_id, JSON.stringify(created));
+      const firing = page.locator('[data-testid="alert-feed"] tr[data-state="firing"][data-rule="broken-runs"]');
+      await firing.waitFor({ timeout: 60_000 });
+      await rule.getByText("firing").waitFor({ timeout: 30_000 });
+      await screenshot(page, "alerts", { fullPage: true });
     });
   });
 });

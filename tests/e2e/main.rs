@@ -1,9 +1,11 @@
 //! End-to-end tests that drive the real `strata` binary on real repositories.
 
+mod alerts;
 mod api;
 mod automation;
 mod backfill;
 mod cli;
+mod costs;
 mod gc;
 mod json_schema;
 mod lineage;

@@ -5,9 +5,11 @@ import { HealthProvider, useHealth } from "./lib/health";
 import { LiveProvider, useLiveConnected } from "./lib/live";
 import { Link, match, useLocation } from "./lib/router";
 import { useAsync } from "./lib/useAsync";
+import { AlertsPage } from "./pages/AlertsPage";
 import { AssetPage } from "./pages/AssetPage";
 import { AutomationPage } from "./pages/AutomationPage";
 import { CatalogPage } from "./pages/CatalogPage";
+import { CostsPage } from "./pages/CostsPage";
 import { GraphPage } from "./pages/GraphPage";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
@@ -17,6 +19,8 @@ const NAV = [
   { to: "/assets", label: "Catalog", active: (p: string) => p.startsWith("/assets") },
   { to: "/runs", label: "Runs", active: (p: string) => p.startsWith("/runs") },
   { to: "/automation", label: "Automation", active: (p: string) => p.startsWith("/automation") },
+  { to: "/costs", label: "Costs", active: (p: string) => p.startsWith("/costs") },
+  { to: "/alerts", label: "Alerts", active: (p: string) => p.startsWith("/alerts") },
 ];
 
 function Page({ path }: { path: string }) {
@@ -27,6 +31,8 @@ function Page({ path }: { path: string }) {
   if (path === "/runs") return <RunsPage />;
   if ((m = match("/runs/:id", path))) return <RunPage key={m.id} runId={m.id!} />;
   if (path === "/automation") return <AutomationPage />;
+  if (path === "/costs") return <CostsPage />;
+  if (path === "/alerts") return <AlertsPage />;
   return (
     <div>
       <h1>Not found</h1>

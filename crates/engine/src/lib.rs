@@ -27,6 +27,7 @@
 //! - [`gc`]: the garbage collector for superseded files and orphans of crashed writes.
 //! - [`failpoint`]: crash-test boundaries (re-exported from storage).
 
+pub mod alerts;
 pub mod automation;
 pub mod backfill;
 pub mod commit;

@@ -339,7 +339,8 @@ pub(crate) enum AlertsAction {
         #[command(flatten)]
         output: JsonFlag,
     },
-    /// Send a sample alert of RULE to its channels now (recorded as a test, changes no state).
+    /// Send a sample alert of RULE to each of its channels now (changes no state); exit 1 if
+    /// a channel did not accept it.
     Test {
         /// The rule's name.
         rule: String,

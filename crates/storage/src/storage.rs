@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use strata_core::key::AssetKey;
+use strata_core::model::Severity;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
@@ -199,6 +200,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         rule: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AlertRecord>, StorageError>;
+
+    /// Each asset's latest successful step cost (for per-materialization cost alerts).
+    async fn latest_step_costs(&self) -> Result<Vec<StepCostItem>, StorageError>;
+
+    /// Checks whose latest result failed: (asset, partition or `None`, check, severity).
+    async fn failing_checks(
+        &self,
+    ) -> Result<Vec<(AssetKey, Option<String>, String, Severity)>, StorageError>;
+
+    /// Partitions whose latest step failed: (asset, partition or `None`, run).
+    async fn failed_partitions(
+        &self,
+    ) -> Result<Vec<(AssetKey, Option<String>, Option<String>)>, StorageError>;
 
     /// Deliveries not yet delivered nor given up, oldest first.
     async fn pending_deliveries(&self) -> Result<Vec<DueDelivery>, StorageError>;

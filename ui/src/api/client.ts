@@ -23,6 +23,14 @@ export type Created = Schemas["Created"];
 export type LogLine = Schemas["LogLine"];
 export type AssetColumns = Schemas["AssetColumns"];
 export type PartitionLineage = Schemas["PartitionLineage"];
+export type CostReport = Schemas["CostReportBody"];
+export type CostRow = Schemas["CostRowBody"];
+export type CostEstimate = Schemas["CostEstimate"];
+export type AlertRule = Schemas["AlertRuleBody"];
+export type NewAlertRule = Schemas["NewAlertRule"];
+export type AlertEntry = Schemas["AlertEntry"];
+export type AlertTest = Schemas["TestResult"];
+export type AlertChannel = Schemas["ChannelBody"];
 
 export const api = createClient<paths>({ baseUrl: "" });
 

@@ -4,6 +4,110 @@
  */
 
 export interface paths {
+    "/api/v1/alerts/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The declared channels. */
+        get: operations["list_alert_channels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/firing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The alerts firing now, with their firing entry. */
+        get: operations["firing_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Firings and resolutions, newest first, with each channel's delivery. */
+        get: operations["alert_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert rules: strata.toml's (read-only) and the API's, with the subjects firing now. */
+        get: operations["list_alert_rules"];
+        put?: never;
+        /** Creates a rule (stored in the instance; evaluated from the next tick). */
+        post: operations["create_alert_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replaces a rule created through the API (strata.toml's are read-only). */
+        put: operations["replace_alert_rule"];
+        post?: never;
+        /** Deletes a rule created through the API; what it was firing for resolves at the next tick. */
+        delete: operations["delete_alert_rule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sends a sample alert of the rule to each of its channels now (changes no state). */
+        post: operations["test_alert_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/assets": {
         parameters: {
             query?: never;
@@ -237,6 +341,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Costs grouped by asset, partition, group, tag or day: compute, bytes, reported units and
+         *     storage, priced by the rate card.
+         */
+        get: operations["costs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -460,6 +584,93 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A firing or a resolution. */
+        AlertEntry: {
+            /** @description When. */
+            at: string;
+            /** @description Each channel's delivery. */
+            deliveries: components["schemas"]["DeliveryBody"][];
+            /**
+             * Format: int64
+             * @description Its event id.
+             */
+            id: number;
+            /** @description Where to look in the UI. */
+            link: string;
+            /** @description One sentence. */
+            message: string;
+            /** @description The partitions concerned. */
+            partitions: string[];
+            /** @description The rule. */
+            rule: string;
+            /** @description `firing` or `resolved`. */
+            state: string;
+            /** @description An asset key, `group:<name>`, or `key=value` for costs summed over a tag. */
+            subject: string;
+            /** @description The figures behind it. */
+            values: Record<string, unknown>;
+        };
+        /** @description Firings and resolutions. */
+        AlertFeed: {
+            /** @description Newest first. */
+            alerts: components["schemas"]["AlertEntry"][];
+            /** @description Always null: ask a bigger `limit` for more. */
+            next?: string | null;
+        };
+        /** @description A rule in force. */
+        AlertRuleBody: {
+            /** @description Where it sends. */
+            channels: string[];
+            /** @description Whether the API may change or delete it. */
+            editable: boolean;
+            /** @description Subjects (assets, groups, tag values) it is firing for now. */
+            firing: string[];
+            /** @description Unique name. */
+            name: string;
+            /** @description The asset selection it watches. */
+            select: string;
+            /** @description `strata.toml` (read-only here) or `api`. */
+            source: string;
+            /**
+             * @description The condition, as in strata.toml: `{"check_failed": {"severity": "error"}}`,
+             *     `{"freshness": "fail"}`, `"run_failed"` or `{"cost": {"per": "month", "over": 100.0,
+             *     "by": "tag:team"}}`.
+             */
+            when: Record<string, unknown>;
+        };
+        /** @description The rules. */
+        AlertRuleList: {
+            /** @description strata.toml's first, then the API's. */
+            rules: components["schemas"]["AlertRuleBody"][];
+        };
+        /** @description Money by what it pays for, in the report's currency. */
+        AmountsBody: {
+            /**
+             * Format: double
+             * @description CPU time × `cpu_hour`.
+             */
+            compute: number;
+            /**
+             * Format: double
+             * @description Bytes read × `gb_read`.
+             */
+            read: number;
+            /**
+             * Format: double
+             * @description Bytes held over time × `gb_month_stored`.
+             */
+            storage: number;
+            /**
+             * Format: double
+             * @description Units commands reported × their price.
+             */
+            units: number;
+            /**
+             * Format: double
+             * @description Bytes written × `gb_written`.
+             */
+            written: number;
+        };
         /** @description An asset's columns and where each comes from. */
         AssetColumns: {
             /** @description The asset. */
@@ -585,6 +796,18 @@ export interface components {
             /** @description Its state now (the executor stops it within a poll interval). */
             status: string;
         };
+        /** @description A channel. */
+        ChannelBody: {
+            /** @description `webhook` or `slack`. */
+            kind: string;
+            /** @description Its name. */
+            name: string;
+        };
+        /** @description The declared channels. */
+        ChannelList: {
+            /** @description By name. */
+            channels: components["schemas"]["ChannelBody"][];
+        };
         /** @description A quality check. */
         Check: {
             /** @description Whether a failure stops downstream partitions in the same run. */
@@ -614,12 +837,74 @@ export interface components {
             column: string;
             transform?: null | components["schemas"]["Transform"];
         };
+        /**
+         * @description What a planned materialization is estimated to cost, from the history of the same assets'
+         *     partitions (storage, which accrues afterwards, is not included).
+         */
+        CostEstimate: {
+            /**
+             * Format: double
+             * @description The estimate for the partitions of assets with a history (null when none has one).
+             */
+            amount?: number | null;
+            /** @description The rate card's currency. */
+            currency: string;
+            /**
+             * Format: int64
+             * @description Asset partitions estimated.
+             */
+            estimated_partitions: number;
+            /**
+             * Format: int64
+             * @description Asset partitions of assets that never ran (not in `amount`).
+             */
+            unknown_partitions: number;
+        };
+        /** @description A cost report. */
+        CostReportBody: {
+            /** @description The grouping. */
+            by: string;
+            /** @description The rate card's currency (ISO 4217). */
+            currency: string;
+            /** @description Rows, highest cost first (days in date order). */
+            rows: components["schemas"]["CostRowBody"][];
+            /** @description From (null: the beginning). */
+            since?: string | null;
+            /** @description Their sum. */
+            total: components["schemas"]["CostRowBody"];
+            /** @description To (exclusive). */
+            until: string;
+        };
+        /** @description One row of a cost report. */
+        CostRowBody: {
+            /** @description Money by kind. */
+            amounts: components["schemas"]["AmountsBody"];
+            /**
+             * @description An asset, `asset partition`, a group, `tag=value` (`(none)` without the tag), a day
+             *     (`YYYY-MM-DD`), or `total`.
+             */
+            key: string;
+            /**
+             * Format: int64
+             * @description Step attempts counted (per partition for single-run ranges).
+             */
+            steps: number;
+            /**
+             * Format: double
+             * @description The sum of `amounts`.
+             */
+            total: number;
+            /** @description What they used. */
+            usage: components["schemas"]["UsageBody"];
+        };
         /** @description A backfill as created, or as it would be. */
         Created: {
             /** @description The backfill (null for a dry run, or when nothing is selected). */
             backfill_id?: string | null;
             /** @description Whether nothing was created. */
             dry_run: boolean;
+            /** @description What it is estimated to cost. */
+            estimated_cost: components["schemas"]["CostEstimate"];
             /**
              * Format: int64
              * @description Asset partitions it covers.
@@ -639,6 +924,30 @@ export interface components {
             steps: number;
             /** @description Per asset. */
             targets: components["schemas"]["TargetSummary"][];
+        };
+        /** @description A deleted rule. */
+        Deleted: {
+            /** @description Its name. */
+            deleted: string;
+        };
+        /** @description One delivery of an alert to a channel. */
+        DeliveryBody: {
+            /**
+             * Format: int32
+             * @description Attempts made.
+             */
+            attempts: number;
+            /** @description The channel. */
+            channel: string;
+            /** @description The last error. */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description The channel's last HTTP status.
+             */
+            http_status?: number | null;
+            /** @description `pending`, `delivered` or `failed` (retries exhausted). */
+            status: string;
         };
         /** @description An edge of the graph with its partition mapping. */
         Dependency: {
@@ -683,6 +992,11 @@ export interface components {
             code: string;
             /** @description For people: what is wrong and how to fix it. */
             message: string;
+        };
+        /** @description The alerts firing now. */
+        FiringList: {
+            /** @description By rule and subject. */
+            alerts: components["schemas"]["AlertEntry"][];
         };
         /** @description Freshness of every asset with a policy. */
         FreshnessList: {
@@ -825,6 +1139,17 @@ export interface components {
             materializations: components["schemas"]["MaterializationEntry"][];
             /** @description Always null: ask a bigger `limit` for more. */
             next?: string | null;
+        };
+        /** @description A rule to create or replace. */
+        NewAlertRule: {
+            /** @description Declared channel names, at least one. */
+            channels: string[];
+            /** @description Unique name. */
+            name: string;
+            /** @description An asset selection (default `*`). */
+            select?: string | null;
+            /** @description The condition (see `AlertRuleBody.when`). */
+            when: Record<string, unknown>;
         };
         /** @description A backfill request. */
         NewBackfill: {
@@ -1135,6 +1460,12 @@ export interface components {
             /** @description The asset. */
             asset: string;
             /**
+             * Format: double
+             * @description Its estimated cost, from the asset's cost per partition so far (null when it never
+             *     ran).
+             */
+            estimated_cost?: number | null;
+            /**
              * Format: int64
              * @description Partitions (1 for an unpartitioned asset).
              */
@@ -1146,6 +1477,27 @@ export interface components {
              * @description Steps that run them (a single-run asset computes a range per step).
              */
             steps: number;
+        };
+        /** @description What one test send answered. */
+        TestDelivery: {
+            /** @description The channel. */
+            channel: string;
+            /** @description Whether it answered 2xx. */
+            delivered: boolean;
+            /** @description Why it failed. */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description Its HTTP status.
+             */
+            http_status?: number | null;
+        };
+        /** @description A test of a rule. */
+        TestResult: {
+            /** @description Each channel's answer. */
+            deliveries: components["schemas"]["TestDelivery"][];
+            /** @description The rule. */
+            rule: string;
         };
         /** @description Ticks, newest first. */
         TickList: {
@@ -1174,6 +1526,48 @@ export interface components {
             /** @description Its partitions read (empty for an unpartitioned dependency: all of it). */
             partitions: string[];
         };
+        /** @description What the steps of a row used. */
+        UsageBody: {
+            /**
+             * Format: int64
+             * @description Bytes of input partitions read.
+             */
+            bytes_read: number;
+            /**
+             * Format: int64
+             * @description Bytes written.
+             */
+            bytes_written: number;
+            /**
+             * Format: double
+             * @description CPU seconds.
+             */
+            cpu_seconds: number;
+            /**
+             * Format: int64
+             * @description The largest peak memory of a command (null when none ran).
+             */
+            peak_memory_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description Rows of input partitions read.
+             */
+            rows_read: number;
+            /**
+             * Format: int64
+             * @description Rows written.
+             */
+            rows_written: number;
+            /** @description Units commands reported, by unit. */
+            units: {
+                [key: string]: number;
+            };
+            /**
+             * Format: double
+             * @description Elapsed seconds.
+             */
+            wall_seconds: number;
+        };
         /** @description The server's version. */
         Version: {
             /** @description The API's version. */
@@ -1196,6 +1590,249 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_alert_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+        };
+    };
+    firing_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FiringList"];
+                };
+            };
+        };
+    };
+    alert_history: {
+        parameters: {
+            query?: {
+                /** @description Only this rule's. */
+                rule?: string;
+                /** @description At most this many, 1 to 1000 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertFeed"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleList"];
+                };
+            };
+        };
+    };
+    create_alert_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAlertRule"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleBody"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replace_alert_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAlertRule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleBody"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_alert_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_alert_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_assets: {
         parameters: {
             query?: {
@@ -1722,6 +2359,42 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    costs: {
+        parameters: {
+            query?: {
+                /** @description An asset selection (default: every asset). */
+                select?: string;
+                /** @description `asset` (default), `partition`, `group`, `day` or `tag:KEY`. */
+                by?: string;
+                /** @description From this date (YYYY-MM-DD, in the rate card's time zone) or RFC 3339 time. */
+                since?: string;
+                /** @description Up to this date (inclusive) or RFC 3339 time (exclusive); default: now. */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostReportBody"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,10 +1,10 @@
 // The backfill dialog: which assets (with or without their upstream), which partitions (a
 // date range, typed keys, or the missing / failed / stale ones), the second dimension's keys
-// of a two-dimensional asset; a dry run shows the partition, step and run counts before the
-// launch; after it, the backfill's progress, live.
+// of a two-dimensional asset; a dry run shows the partition, step and run counts and the
+// estimated cost before the launch; after it, the backfill's progress, live.
 import { useEffect, useId, useMemo, useRef, useState } from "react";
-import { api, ApiError, assetPath, ok, type Backfill, type Created, type NewBackfill } from "../api/client";
-import { fmtCount, plural } from "../lib/format";
+import { api, ApiError, assetPath, ok, type Backfill, type CostEstimate, type Created, type NewBackfill } from "../api/client";
+import { fmtCount, fmtMoney, plural } from "../lib/format";
 import { openStream, RUN_ENDED } from "../lib/live";
 import { Link } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
@@ -270,6 +270,7 @@ function DryRun({ state }: { state: { result?: Created; error?: string; pending:
             <strong>{plural(state.result.steps, "step")}</strong> and <strong>{plural(state.result.runs, "run")}</strong>
             {state.pending ? <span className="muted"> (updating…)</span> : null}
           </p>
+          <EstimatedCost estimate={state.result.estimated_cost} />
           {state.result.targets.length > 0 ? (
             <table className="compact">
               <thead>
@@ -278,6 +279,7 @@ function DryRun({ state }: { state: { result?: Created; error?: string; pending:
                   <th scope="col">Partitions</th>
                   <th scope="col">Steps</th>
                   <th scope="col">Ranges</th>
+                  <th scope="col">Est. cost</th>
                 </tr>
               </thead>
               <tbody>
@@ -294,6 +296,13 @@ function DryRun({ state }: { state: { result?: Created; error?: string; pending:
                             .map((r) => (r.first === r.last ? r.first : `${r.first} … ${r.last}`))
                             .join(", ") + (t.ranges.length > 3 ? ` and ${t.ranges.length - 3} more ranges` : "")}
                     </td>
+                    <td className="num">
+                      {t.estimated_cost === null || t.estimated_cost === undefined ? (
+                        <span className="muted">unknown</span>
+                      ) : (
+                        fmtMoney(t.estimated_cost, state.result!.estimated_cost.currency)
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -304,6 +313,30 @@ function DryRun({ state }: { state: { result?: Created; error?: string; pending:
         <p className="muted">{state.pending ? "Counting…" : ""}</p>
       )}
     </div>
+  );
+}
+
+/** What the dry run's partitions are estimated to cost, from the cost so far of the same assets'
+ * partitions; the partitions of assets that never ran have no history and are left out. */
+function EstimatedCost({ estimate }: { estimate: CostEstimate }) {
+  const all = estimate.estimated_partitions + estimate.unknown_partitions;
+  if (all === 0) return null;
+  return (
+    <p data-testid="dry-run-cost">
+      Estimated cost:{" "}
+      {estimate.amount === null || estimate.amount === undefined ? (
+        <>
+          <strong>unknown</strong> <span className="muted">({all === 1 ? "this asset never ran" : "these assets never ran"})</span>
+        </>
+      ) : (
+        <>
+          <strong>{fmtMoney(estimate.amount, estimate.currency)}</strong>{" "}
+          <span className="muted">
+            (from {fmtCount(estimate.estimated_partitions)} of {fmtCount(all)} asset {all === 1 ? "partition's" : "partitions'"} history)
+          </span>
+        </>
+      )}
+    </p>
   );
 }
 

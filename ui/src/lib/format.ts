@@ -56,3 +56,17 @@ export function shortId(id: string): string {
 export function plural(n: number, one: string, many = one + "s"): string {
   return `${fmtCount(n)} ${n === 1 ? one : many}`;
 }
+
+const CURRENCY_SIGNS: Record<string, string> = { USD: "$", EUR: "€", GBP: "£" };
+
+/**
+ * An amount of money the way `strata costs` prints it: `$12.34`, `€0.0042`, `12.34 CHF`. Under
+ * one cent, two significant digits (down to millionths), so that the tiny cost of one step does
+ * not read as zero; the UI and the CLI then show the same figures.
+ */
+export function fmtMoney(amount: number, currency: string): string {
+  const digits = amount === 0 || Math.abs(amount) >= 0.01 ? 2 : Math.min(Math.ceil(-Math.log10(Math.abs(amount))) + 1, 6);
+  const number = amount.toFixed(digits);
+  const sign = CURRENCY_SIGNS[currency];
+  return sign ? `${sign}${number}` : `${number} ${currency}`;
+}

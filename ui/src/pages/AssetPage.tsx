@@ -1,10 +1,11 @@
 // One asset: its declaration, dependencies, partition health (bar or grid), one partition's
 // detail (with its partition lineage), column lineage, stale partitions with their cause, the latest failure with its logs, materialization
-// history with a chart, freshness, checks with their latest results, and why automation did or
+// history with a chart, cost, freshness, checks with their latest results, and why automation did or
 // did not request it.
 import { useEffect, useMemo, useState } from "react";
 import { api, assetPath, ok, type AssetDetail, type LogLine, type Materialization, type Run, type StatusReport, type Step } from "../api/client";
 import { asFreshness, asWhy, type EventRecord, type Freshness } from "../api/types";
+import { CostSection } from "../components/AssetCost";
 import { BackfillDialog } from "../components/BackfillDialog";
 import { ColumnLineageSection } from "../components/ColumnLineage";
 import { PartitionLineagePanel } from "../components/PartitionLineage";
@@ -103,6 +104,8 @@ export function AssetPage({ assetKey }: { assetKey: string }) {
           <Loading what="the history" />
         )}
       </Section>
+
+      <CostSection asset={d.key} />
 
       <div className="two-columns">
         <FreshnessSection detail={d} />

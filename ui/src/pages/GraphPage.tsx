@@ -1,11 +1,13 @@
 // The asset graph: the lineage DAG laid out left to right by dagre, groups as boxes, nodes
-// coloured by health and freshness; pan (drag, arrow keys), zoom (wheel, +/-), search,
+// coloured by health and freshness, or by what each cost so far; pan (drag, arrow keys), zoom (wheel, +/-), search,
 // selection, and a backfill of the selection.
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
 import { api, ok, type Lineage } from "../api/client";
 import { BackfillDialog } from "../components/BackfillDialog";
 import { ErrorNote, FreshnessBadge, HealthBadge, Loading } from "../components/common";
+import { fmtMoney } from "../lib/format";
 import { HEADLINE_TEXT, useHealth, type Headline, type Health } from "../lib/health";
+import { RUN_ENDED, useLiveEvents } from "../lib/live";
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Layout } from "../lib/layout";
 import { assetHref, Link, navigate, useLocation, useTitle } from "../lib/router";
 import { useAsync } from "../lib/useAsync";
@@ -21,6 +23,47 @@ const MAX_ZOOM = 2.5;
 /** Below this zoom, labels are hidden (they would be unreadable, and cost the most to paint). */
 const LABEL_ZOOM = 0.4;
 
+type Colouring = "health" | "cost";
+
+/** Each asset's total cost so far and the shades it falls in. */
+interface Costs {
+  currency: string;
+  of: (key: string) => number | undefined;
+  scale: CostScale;
+}
+
+interface CostScale {
+  /** 0 (no cost recorded) to `LEVELS`. */
+  level: (amount: number | undefined) => number;
+  /** The cheapest and the dearest asset's cost (0 when none cost anything). */
+  low: number;
+  high: number;
+}
+
+const LEVELS = 5;
+
+/**
+ * Shades on a logarithmic scale from the cheapest asset to the dearest: costs spread over
+ * orders of magnitude (a source that copies a file next to a join over a year of data), and a
+ * linear scale would leave all but the dearest few in the palest shade.
+ */
+function costScale(amounts: number[]): CostScale {
+  const positive = amounts.filter((a) => a > 0);
+  if (positive.length === 0) return { level: () => 0, low: 0, high: 0 };
+  const low = Math.min(...positive);
+  const high = Math.max(...positive);
+  const span = Math.log(high) - Math.log(low);
+  return {
+    low,
+    high,
+    level: (amount) => {
+      if (!amount || amount <= 0) return 0;
+      if (span === 0) return LEVELS;
+      return Math.min(LEVELS, Math.max(1, Math.ceil(((Math.log(amount) - Math.log(low)) / span) * LEVELS)));
+    },
+  };
+}
+
 export function GraphPage() {
   useTitle("Asset graph");
   const { query } = useLocation();
@@ -31,6 +74,19 @@ export function GraphPage() {
   const [selected, setSelected] = useState<Set<string>>(() => new Set(query.get("select")?.split(",").filter(Boolean) ?? []));
   const [search, setSearch] = useState("");
   const [dialog, setDialog] = useState(false);
+  const [colouring, setColouring] = useState<Colouring>("health");
+  // The costs only when asked for: the health colouring needs none of it.
+  const costReport = useAsync(
+    () => (colouring === "cost" ? ok(api.GET("/api/v1/costs", { params: { query: { by: "asset" } } })) : Promise.resolve(undefined)),
+    [colouring],
+  );
+  useLiveEvents(() => colouring === "cost" && costReport.reload(), (t) => RUN_ENDED.has(t));
+  const costs = useMemo((): Costs | undefined => {
+    const report = costReport.data;
+    if (!report) return undefined;
+    const totals = new Map(report.rows.map((r) => [r.key, r.total]));
+    return { currency: report.currency, of: (key) => totals.get(key), scale: costScale([...totals.values()]) };
+  }, [costReport.data]);
 
   useEffect(() => {
     if (!lineage.data) return;
@@ -110,7 +166,16 @@ export function GraphPage() {
             {matches.size} matching
           </span>
         ) : null}
-        <Legend />
+        <fieldset className="colouring">
+          <legend>Colour by</legend>
+          {(["health", "cost"] as Colouring[]).map((c) => (
+            <label key={c}>
+              <input type="radio" name="colouring" value={c} checked={colouring === c} onChange={() => setColouring(c)} />
+              {c}
+            </label>
+          ))}
+        </fieldset>
+        {colouring === "cost" ? <CostLegend costs={costs} error={costReport.error} /> : <Legend />}
       </div>
       <div className="graph-body">
         {layoutError ? <ErrorNote error={layoutError} what="Could not lay out the graph" /> : null}
@@ -123,6 +188,7 @@ export function GraphPage() {
             lineage={lineage.data}
             layout={layout}
             health={health.of}
+            costs={colouring === "cost" ? costs : undefined}
             selected={selected}
             matches={matches}
             onSelect={select}
@@ -218,17 +284,44 @@ function Legend() {
   );
 }
 
+/** The cost shades, cheapest to dearest, between the cheapest and the dearest asset's cost. */
+function CostLegend({ costs, error }: { costs: Costs | undefined; error: Error | undefined }) {
+  if (error) return <ErrorNote error={error} what="Could not load the costs" />;
+  if (!costs) return <Loading what="the costs" />;
+  const { low, high } = costs.scale;
+  return (
+    <ul className="legend" aria-label="Legend" data-testid="cost-legend">
+      <li>
+        <span className="swatch cost-level-0" aria-hidden="true" />
+        no cost recorded
+      </li>
+      {high > 0 ? (
+        <li>
+          {fmtMoney(low, costs.currency)}
+          {Array.from({ length: LEVELS }, (_, i) => (
+            <span key={i} className={`swatch cost-level-${i + 1}`} aria-hidden="true" />
+          ))}
+          {fmtMoney(high, costs.currency)}
+          <span className="visually-hidden">: paler is cheaper, on a logarithmic scale</span>
+        </li>
+      ) : null}
+    </ul>
+  );
+}
+
 interface CanvasProps {
   lineage: Lineage;
   layout: Layout;
   health: (key: string) => Health;
+  /** Colour by cost instead of health. */
+  costs: Costs | undefined;
   selected: Set<string>;
   matches: Set<string> | null;
   onSelect: (key: string, add: boolean) => void;
   onClear: () => void;
 }
 
-function GraphCanvas({ lineage, layout, health, selected, matches, onSelect, onClear }: CanvasProps) {
+function GraphCanvas({ lineage, layout, health, costs, selected, matches, onSelect, onClear }: CanvasProps) {
   const svg = useRef<SVGSVGElement>(null);
   const scene = useRef<SVGGElement>(null);
   const view = useRef<View>({ x: 0, y: 0, k: 1 });
@@ -363,7 +456,7 @@ function GraphCanvas({ lineage, layout, health, selected, matches, onSelect, onC
     <div className="graph-canvas">
       <svg
         ref={svg}
-        className={`graph${view.current.k < LABEL_ZOOM ? " far" : ""}${matches ? " searching" : ""}`}
+        className={`graph${view.current.k < LABEL_ZOOM ? " far" : ""}${matches ? " searching" : ""}${costs ? " by-cost" : ""}`}
         role="application"
         aria-label={`Lineage graph of ${lineage.nodes.length} assets. Arrow keys pan, plus and minus zoom, 0 fits, Escape clears the selection.`}
         tabIndex={0}
@@ -390,7 +483,7 @@ function GraphCanvas({ lineage, layout, health, selected, matches, onSelect, onC
               <path key={i} d={edgePath(layout.edges[i]!.points)} markerEnd="url(#arrow)" />
             ))}
           </g>
-          <Nodes layout={layout} lineage={lineage} health={health} matches={matches} />
+          <Nodes layout={layout} lineage={lineage} health={health} costs={costs} matches={matches} />
           <g className="selection">
             {[...selected].map((key) => {
               const p = positions.get(key);
@@ -460,10 +553,11 @@ interface NodesProps {
   layout: Layout;
   lineage: Lineage;
   health: (key: string) => Health;
+  costs: Costs | undefined;
   matches: Set<string> | null;
 }
 
-const Nodes = memo(function Nodes({ layout, lineage, health, matches }: NodesProps) {
+const Nodes = memo(function Nodes({ layout, lineage, health, costs, matches }: NodesProps) {
   const info = useMemo(() => new Map(lineage.nodes.map((n) => [n.key, n])), [lineage]);
   return (
     <g className="nodes">
@@ -474,15 +568,19 @@ const Nodes = memo(function Nodes({ layout, lineage, health, matches }: NodesPro
         const freshness = h.freshness?.state;
         const dim = matches && !matches.has(n.key) ? " dim" : "";
         const ring = freshness === "warn" || freshness === "fail" ? ` f-${freshness}-ring` : "";
+        const cost = costs?.of(n.key);
+        const colour = costs ? `cost-level-${costs.scale.level(cost)}` : `h-${h.headline}${ring}`;
+        const costText = costs ? `, ${cost === undefined ? "no cost recorded" : fmtMoney(cost, costs.currency)}` : "";
         return (
           <g
             key={n.key}
-            className={`node h-${h.headline}${ring}${dim}`}
+            className={`node ${colour}${dim}`}
             data-key={n.key}
             data-health={h.headline}
+            data-cost={cost}
             transform={`translate(${n.x - NODE_WIDTH / 2} ${n.y - NODE_HEIGHT / 2})`}
           >
-            <title>{`${n.key} — ${HEADLINE_TEXT[h.headline]}${freshness ? `, ${freshness}` : ""}`}</title>
+            <title>{`${n.key} — ${HEADLINE_TEXT[h.headline]}${freshness ? `, ${freshness}` : ""}${costText}`}</title>
             <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />
             <rect className="status-strip" width={7} height={NODE_HEIGHT} rx={3} />
             <text className="name" x={14} y={19}>
@@ -491,7 +589,8 @@ const Nodes = memo(function Nodes({ layout, lineage, health, matches }: NodesPro
             <text className="sub" x={14} y={36}>
               {node?.kind}
               {node?.partitions ? ` · ${node.partitions.split(" ")[0]}` : ""}
-              {freshness && freshness !== "fresh" ? ` · ${freshness === "fail" ? "overdue" : freshness}` : ""}
+              {costs ? ` · ${cost === undefined ? "no cost" : fmtMoney(cost, costs.currency)}` : ""}
+              {!costs && freshness && freshness !== "fresh" ? ` · ${freshness === "fail" ? "overdue" : freshness}` : ""}
             </text>
           </g>
         );

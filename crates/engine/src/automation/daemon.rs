@@ -63,6 +63,7 @@ pub async fn run(
 ) -> Result<(), AutomationError> {
     let holder = holder();
     let mut running = tokio::task::JoinSet::new();
+    let mut delivering = tokio::task::JoinSet::new();
     let mut recovered = false;
     loop {
         let repository = repository();
@@ -96,12 +97,27 @@ pub async fn run(
             Err(error) => Err(error),
         };
         on_tick(result.as_ref());
+        // Alert deliveries run beside the ticks (one batch at a time): a channel that is down
+        // retries with backoff without delaying the next tick or any run.
+        if delivering.is_empty() {
+            let (storage, repository, clock) = (
+                Arc::clone(&instance.storage),
+                Arc::clone(&repository),
+                Arc::clone(&clock),
+            );
+            delivering.spawn(async move {
+                if let Err(e) = crate::alerts::deliver_pending(storage, repository, clock).await {
+                    tracing::warn!(error = %e, "delivering alerts failed; retried at the next tick");
+                }
+            });
+        }
         if let Ok(outcome) = result {
             for run in outcome.runs {
                 launch(&mut running, &executor, run.request, true);
             }
         }
         while running.try_join_next().is_some() {}
+        while delivering.try_join_next().is_some() {}
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => break,

@@ -73,6 +73,8 @@ pub struct TickOutcome {
     pub evaluations: Evaluations,
     /// Freshness of every asset with a policy.
     pub freshness: Vec<AssetFreshness>,
+    /// Alerts that fired or resolved at this tick.
+    pub alerts: usize,
 }
 
 /// Unpartitioned sources whose last observation is older than their `interval` (or that were
@@ -203,11 +205,17 @@ pub async fn run_tick(
     let evaluated = outcome.evaluations.len();
     let skipped = outcome.skipped;
     let mut tick_number = None;
+    let mut alerts = 0;
     if mode != TickMode::DryRun {
         let events = freshness::changes(&freshness);
         if !events.is_empty() {
             storage.append(now_ms, events).await?;
         }
+        // Alert rules see this tick's freshness; what they fire is delivered afterwards, by
+        // whoever ran the tick (`crate::alerts::deliver_pending`).
+        alerts = crate::alerts::evaluate(storage, repository, now_ms)
+            .await?
+            .len();
         let next = StoredState {
             evaluation: outcome.state,
             queue: if mode == TickMode::Launch {
@@ -276,5 +284,6 @@ pub async fn run_tick(
         skipped,
         evaluations: outcome.evaluations,
         freshness,
+        alerts,
     })
 }

@@ -13,6 +13,7 @@
 //! - `assets`, `partitions`, `lineage`, `runs`, `backfills`, `automation`, `meta`: one module
 //!   per resource.
 
+pub(crate) mod alerts;
 pub mod assets;
 mod automation;
 mod backfills;
@@ -89,6 +90,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(automation::why))
         .routes(routes!(automation::freshness))
         .routes(routes!(costs::report))
+        .routes(routes!(alerts::list_rules, alerts::create_rule))
+        .routes(routes!(alerts::replace_rule, alerts::delete_rule))
+        .routes(routes!(alerts::test_rule))
+        .routes(routes!(alerts::channels))
+        .routes(routes!(alerts::history))
+        .routes(routes!(alerts::firing))
 }
 
 /// The OpenAPI document of every `/api/v1` route, as served at `/api/v1/openapi.json`.

@@ -162,8 +162,29 @@ fn tick(
                 }
             }
         }
+        // What alert rules fired or resolved goes out before the command ends (each delivery
+        // to the end of its retries).
+        let delivered = if mode == TickMode::DryRun {
+            0
+        } else {
+            strata_engine::alerts::deliver_pending(
+                Arc::clone(&instance.storage),
+                Arc::clone(&repository),
+                Arc::clone(&clock),
+            )
+            .await
+            .map_err(CliError::internal)?
+        };
         if as_json {
-            print_json(&tick_json(&outcome, runs))?;
+            let mut document = tick_json(&outcome, runs);
+            document["alerts"] = json!(outcome.alerts);
+            document["alerts_delivered"] = json!(delivered);
+            print_json(&document)?;
+        } else if outcome.alerts > 0 {
+            println!(
+                "alerts: {} fired or resolved (`strata alerts history`); {delivered} deliveries made",
+                outcome.alerts
+            );
         }
         Ok(if failed { Outcome::Failed } else { Outcome::Ok })
     })

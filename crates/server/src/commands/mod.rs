@@ -1,5 +1,6 @@
 //! One module per subcommand; each takes typed arguments and a loaded repository.
 
+mod alerts;
 mod assets;
 pub(crate) mod automation;
 mod backfill;
@@ -63,7 +64,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Freshness(args) => automation::freshness(&repository, &cli.repo, &args),
         Command::Report(args) => report::run(&repository, &cli.repo, &args),
         Command::Costs(args) => costs::run(&repository, &cli.repo, &args),
-        Command::Alerts(_) => Err(CliError::Usage("alerts: not built yet".into())),
+        Command::Alerts(args) => alerts::run(&repository, &cli.repo, &args),
         Command::Daemon => automation::daemon(*repository, &cli.repo),
     }
 }

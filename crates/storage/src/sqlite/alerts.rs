@@ -167,3 +167,37 @@ pub(crate) fn due_deliveries(
     }
     Ok(due)
 }
+
+/// Every check whose latest result on a partition failed: (asset, partition, check, severity).
+pub(crate) fn failing_checks(
+    conn: &Connection,
+) -> Result<Vec<(String, String, String, String)>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT asset, partition, name, severity FROM check_results WHERE passed = 0
+             ORDER BY asset, partition, name",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+/// Every partition whose latest step failed: (asset, partition, run).
+pub(crate) fn failed_partitions(
+    conn: &Connection,
+) -> Result<Vec<(String, String, Option<String>)>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT asset, partition, failed_run FROM partition_state
+             WHERE failed_event IS NOT NULL ORDER BY asset, partition",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}

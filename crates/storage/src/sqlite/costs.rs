@@ -35,8 +35,17 @@ pub(crate) fn step_costs(
              WHERE timestamp >= ?1 AND timestamp < ?2 ORDER BY event_id",
         )
         .map_err(backend)?;
+    items(&mut statement, params![since, until])
+}
+
+/// Step cost items from a statement selecting (asset, partition, timestamp, succeeded, usage,
+/// amounts).
+fn items(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StepCostItem>, StorageError> {
     let rows = statement
-        .query_map(params![since, until], |row| {
+        .query_map(params, |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -127,4 +136,16 @@ pub(crate) fn cost_history(
         );
     }
     Ok(history)
+}
+
+/// Each asset's latest successful step cost (one partition's).
+pub(crate) fn latest_step_costs(conn: &Connection) -> Result<Vec<StepCostItem>, StorageError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT asset, partition, timestamp, succeeded, usage, amounts FROM step_costs
+             WHERE event_id IN (SELECT MAX(event_id) FROM step_costs WHERE succeeded = 1 GROUP BY asset)
+             ORDER BY asset",
+        )
+        .map_err(backend)?;
+    items(&mut statement, [])
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use strata_core::key::AssetKey;
+use strata_core::model::Severity;
 use strata_core::partitions::definition::{InMemoryDynamicPartitions, Keyspace};
 
 use crate::error::StorageError;
@@ -450,8 +451,45 @@ impl Storage for SqliteStorage {
             .await
     }
 
+    async fn latest_step_costs(&self) -> Result<Vec<StepCostItem>, StorageError> {
+        self.read(costs::latest_step_costs).await
+    }
+
+    async fn failing_checks(
+        &self,
+    ) -> Result<Vec<(AssetKey, Option<String>, String, Severity)>, StorageError> {
+        let rows = self.read(alerts::failing_checks).await?;
+        rows.into_iter()
+            .map(|(asset, partition, check, severity)| {
+                let severity = match severity.as_str() {
+                    "warn" => Severity::Warn,
+                    _ => Severity::Error,
+                };
+                Ok((stored_key(&asset)?, non_empty(partition), check, severity))
+            })
+            .collect()
+    }
+
+    async fn failed_partitions(
+        &self,
+    ) -> Result<Vec<(AssetKey, Option<String>, Option<String>)>, StorageError> {
+        let rows = self.read(alerts::failed_partitions).await?;
+        rows.into_iter()
+            .map(|(asset, partition, run)| Ok((stored_key(&asset)?, non_empty(partition), run)))
+            .collect()
+    }
+
     async fn pending_deliveries(&self) -> Result<Vec<DueDelivery>, StorageError> {
         self.read(|conn| alerts::due_deliveries(conn, Millis::MAX))
             .await
     }
+}
+
+fn stored_key(text: &str) -> Result<AssetKey, StorageError> {
+    AssetKey::parse(text)
+        .map_err(|e| StorageError::Backend(format!("stored asset key `{text}`: {e}")))
+}
+
+fn non_empty(partition: String) -> Option<String> {
+    (partition != apply::UNPARTITIONED).then_some(partition)
 }
