@@ -577,6 +577,15 @@ async fn every_documented_route_is_served_and_every_served_route_documented() {
         ("GET", "/api/v1/assets/{group}/{name}/partitions/status"),
         ("GET", "/api/v1/assets/{group}/{name}/lineage/columns"),
         ("GET", "/api/v1/assets/{group}/{name}/lineage/partitions"),
+        ("GET", "/api/v1/costs"),
+        ("GET", "/api/v1/alerts/rules"),
+        ("POST", "/api/v1/alerts/rules"),
+        ("PUT", "/api/v1/alerts/rules/{name}"),
+        ("DELETE", "/api/v1/alerts/rules/{name}"),
+        ("POST", "/api/v1/alerts/rules/{name}/test"),
+        ("GET", "/api/v1/alerts/channels"),
+        ("GET", "/api/v1/alerts/history"),
+        ("GET", "/api/v1/alerts/firing"),
     ] {
         assert!(
             documented.contains(&(method.to_string(), path.to_string())),
@@ -585,7 +594,7 @@ async fn every_documented_route_is_served_and_every_served_route_documented() {
     }
     assert_eq!(
         documented.len(),
-        27,
+        36,
         "a route was added or removed: update this test and docs/api.md: {documented:?}"
     );
 }

@@ -119,7 +119,8 @@ pub fn holding(
             .filter_map(|(asset, failing)| {
                 let failing: Vec<&FailingCheck> = failing
                     .iter()
-                    .filter(|f| severity.is_none_or(|s| f.severity == s))
+                    // `warn` covers errors too: an error is worse than a warning.
+                    .filter(|f| severity.is_none_or(|s| s == Severity::Warn || f.severity == s))
                     .collect();
                 if failing.is_empty() {
                     return None;
@@ -334,6 +335,16 @@ mod tests {
             &[],
         );
         assert_eq!(any[0].partitions.len(), 2);
+        // `warn` covers errors as well.
+        let warn = holding(
+            &rule(AlertCondition::CheckFailed {
+                severity: Some(Severity::Warn),
+            }),
+            &selected,
+            &facts,
+            &[],
+        );
+        assert_eq!(warn, any);
         let none = holding(
             &rule(AlertCondition::CheckFailed { severity: None }),
             &BTreeSet::new(),

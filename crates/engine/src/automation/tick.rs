@@ -213,9 +213,15 @@ pub async fn run_tick(
         }
         // Alert rules see this tick's freshness; what they fire is delivered afterwards, by
         // whoever ran the tick (`crate::alerts::deliver_pending`).
-        alerts = crate::alerts::evaluate(storage, repository, now_ms)
-            .await?
-            .len();
+        // A rule that cannot be evaluated must not stop automation: it is logged and evaluated
+        // again at the next tick.
+        alerts = match crate::alerts::evaluate(storage, repository, now_ms).await {
+            Ok(changes) => changes.len(),
+            Err(error) => {
+                tracing::warn!(%error, "evaluating alert rules failed; retried at the next tick");
+                0
+            }
+        };
         let next = StoredState {
             evaluation: outcome.state,
             queue: if mode == TickMode::Launch {

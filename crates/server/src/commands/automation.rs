@@ -75,6 +75,9 @@ fn command_clock(now_flag: Option<&str>) -> Result<Clock, CliError> {
     }
 }
 
+/// How long `strata automation tick` retries failing alert deliveries before it ends.
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn tick(
     repository: Repository,
     root: &Path,
@@ -162,18 +165,26 @@ fn tick(
                 }
             }
         }
-        // What alert rules fired or resolved goes out before the command ends (each delivery
-        // to the end of its retries).
+        // What alert rules fired or resolved goes out before the command ends, retried for up
+        // to DELIVERY_WAIT; what is still failing then stays pending for the next tick.
         let delivered = if mode == TickMode::DryRun {
             0
         } else {
-            strata_engine::alerts::deliver_pending(
+            let delivering = strata_engine::alerts::deliver_pending(
                 Arc::clone(&instance.storage),
                 Arc::clone(&repository),
                 Arc::clone(&clock),
-            )
-            .await
-            .map_err(CliError::internal)?
+            );
+            match tokio::time::timeout(DELIVERY_WAIT, delivering).await {
+                Ok(delivered) => delivered.map_err(CliError::internal)?,
+                Err(_) => {
+                    eprintln!(
+                        "alerts: some deliveries still fail after {}s; the next tick retries them                          (`strata alerts history` shows each attempt)",
+                        DELIVERY_WAIT.as_secs()
+                    );
+                    0
+                }
+            }
         };
         if as_json {
             let mut document = tick_json(&outcome, runs);
