@@ -376,7 +376,11 @@ fn a_failing_channel_is_retried_and_recorded_while_runs_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_are_created_edited_and_deleted_over_the_api() {
     let receiver = Receiver::start(200);
-    let dir = alerts_repository(&receiver, "");
+    let chat = format!(
+        "[alerts.channels.chat]\nkind = \"slack\"\nurl = \"{}\"\n",
+        receiver.url
+    );
+    let dir = alerts_repository(&receiver, &chat);
     let (_, app) = example_app(dir.path()).await;
     let rules = get(&app, "/api/v1/alerts/rules").await;
     assert_eq!(rules["rules"].as_array().unwrap().len(), 4);
@@ -390,7 +394,7 @@ async fn rules_are_created_edited_and_deleted_over_the_api() {
     let (status, _) = call(&app, "POST", "/api/v1/alerts/rules", Some(new)).await;
     assert_eq!(status, 409);
 
-    let edited = r#"{"name": "summary-fails", "when": {"cost": {"per": "day", "over": 5, "by": "asset"}}, "channels": ["hook"]}"#;
+    let edited = r#"{"name": "summary-fails", "when": {"cost": {"per": "day", "over": 5, "by": "asset"}}, "channels": ["hook", "chat"]}"#;
     let (status, body) = call(
         &app,
         "PUT",
@@ -478,7 +482,15 @@ async fn rules_are_created_edited_and_deleted_over_the_api() {
     .await;
     assert_eq!(status, 200, "{test}");
     assert_eq!(test["deliveries"][0]["delivered"], true);
-    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(test["deliveries"][1]["channel"], "chat");
+    let bodies = receiver.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2);
+    // The webhook gets Strata's document; the Slack channel a Slack-compatible message.
+    assert_eq!(bodies[0]["rule"], "summary-fails");
+    assert_eq!(bodies[0]["test"], true);
+    let text = bodies[1]["text"].as_str().unwrap();
+    assert!(text.contains("*summary-fails* firing"), "{text}");
+    assert_eq!(bodies[1]["blocks"][0]["text"]["type"], "mrkdwn");
 
     let (status, _) = call(&app, "DELETE", "/api/v1/alerts/rules/summary-fails", None).await;
     assert_eq!(status, 200);
@@ -490,7 +502,9 @@ async fn rules_are_created_edited_and_deleted_over_the_api() {
         4
     );
     let channels = get(&app, "/api/v1/alerts/channels").await;
-    assert_eq!(channels["channels"][0]["kind"], "webhook");
+    assert_eq!(channels["channels"][0]["name"], "chat");
+    assert_eq!(channels["channels"][0]["kind"], "slack");
+    assert_eq!(channels["channels"][1]["kind"], "webhook");
     assert!(
         get(&app, "/api/v1/alerts/history").await["alerts"]
             .as_array()

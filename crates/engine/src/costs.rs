@@ -31,7 +31,7 @@ pub async fn report(
     let wanted = |asset: &AssetKey| query.assets.as_ref().is_none_or(|a| a.contains(asset));
     let mut steps = storage.step_costs(query.since, query.until).await?;
     steps.retain(|s| wanted(&s.asset));
-    let mut held = storage.held_bytes().await?;
+    let mut held = storage.held_bytes(query.since, query.until).await?;
     held.retain(|h| wanted(&h.asset));
     Ok(cost::report(
         &steps,

@@ -182,8 +182,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         until: Millis,
     ) -> Result<Vec<StepCostItem>, StorageError>;
 
-    /// The bytes of every materialization on record, with when they were current.
-    async fn held_bytes(&self) -> Result<Vec<HeldBytes>, StorageError>;
+    /// The bytes of every materialization current at some time in `[since, until)`, with when
+    /// they were current.
+    async fn held_bytes(
+        &self,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HeldBytes>, StorageError>;
 
     /// Per asset: successful step partitions with a cost, and their total (for estimates).
     async fn cost_history(&self) -> Result<BTreeMap<AssetKey, AssetCostHistory>, StorageError>;

@@ -269,7 +269,7 @@ async fn cost_figures(
     };
     let mut steps = storage.step_costs(since, now + 1).await?;
     steps.retain(|s| selected.contains(&s.asset));
-    let mut held = storage.held_bytes().await?;
+    let mut held = storage.held_bytes(since, now + 1).await?;
     held.retain(|h| selected.contains(&h.asset));
     // Sum per asset, then per subject, so a group's subject gets its `group:` prefix.
     let per_asset = cost::report(&steps, &held, &GroupBy::Asset, (since, now + 1), card, tags);

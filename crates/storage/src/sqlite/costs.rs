@@ -71,18 +71,25 @@ fn items(
     Ok(items)
 }
 
-/// The bytes of every materialization still on record, with when they became current and
-/// when they were superseded.
-pub(crate) fn held_bytes(conn: &Connection) -> Result<Vec<HeldBytes>, StorageError> {
+/// The bytes of every materialization that was current at some time in `[since, until)`, with
+/// when it became current and when it was superseded.
+pub(crate) fn held_bytes(
+    conn: &Connection,
+    since: Millis,
+    until: Millis,
+) -> Result<Vec<HeldBytes>, StorageError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT f.asset, f.partition, e.timestamp, MIN(f.superseded_at), SUM(f.bytes)
              FROM files f JOIN events e ON e.id = f.event_id
-             GROUP BY f.event_id ORDER BY f.event_id",
+             WHERE e.timestamp < ?2
+             GROUP BY f.event_id
+             HAVING MIN(f.superseded_at) IS NULL OR MIN(f.superseded_at) > ?1
+             ORDER BY f.event_id",
         )
         .map_err(backend)?;
     let rows = statement
-        .query_map([], |row| {
+        .query_map(params![since, until], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,

@@ -425,8 +425,13 @@ impl Storage for SqliteStorage {
             .await
     }
 
-    async fn held_bytes(&self) -> Result<Vec<HeldBytes>, StorageError> {
-        self.read(costs::held_bytes).await
+    async fn held_bytes(
+        &self,
+        since: Millis,
+        until: Millis,
+    ) -> Result<Vec<HeldBytes>, StorageError> {
+        self.read(move |conn| costs::held_bytes(conn, since, until))
+            .await
     }
 
     async fn cost_history(&self) -> Result<BTreeMap<AssetKey, AssetCostHistory>, StorageError> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use strata_core::cost::{Amounts, Usage};
 use strata_core::key::AssetKey;
 use strata_core::model::Severity;
 use strata_core::partitions::definition::{
@@ -12,8 +13,8 @@ use strata_core::partitions::spec::{PartitionsSpec, TimeWindowSpec};
 use strata_core::partitions::subset::PartitionSubset;
 use strata_storage::Storage;
 use strata_storage::event::{
-    BackfillStatus, BackfillTarget, CheckEvaluation, ConsumedInput, ConsumedRange, Event, FileRef,
-    KeyRange, LogLevel, Materialization, Observation,
+    AlertDelivery, AlertFiring, BackfillStatus, BackfillTarget, CheckEvaluation, ConsumedInput,
+    ConsumedRange, Event, FileRef, KeyRange, LogLevel, Materialization, Observation, StepCost,
 };
 use strata_storage::records::{RunFilter, RunStatus, StepStatus};
 
@@ -42,6 +43,9 @@ macro_rules! storage_suite {
             skips_observations_and_check_results_read_back,
             a_tick_stores_its_state_and_explanations_together,
             freshness_changes_keep_the_current_state,
+            step_costs_and_held_bytes_read_back_for_reports,
+            alerts_fire_and_resolve_and_deliveries_are_an_outbox,
+            failing_checks_and_failed_partitions_follow_the_latest_result,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -1257,4 +1261,280 @@ pub(crate) async fn the_last_event_id_and_run_pages_follow_the_log(storage: &dyn
         ["r1"]
     );
     assert!(storage.runs(&page(Some("r1"))).await.unwrap().is_empty());
+}
+
+fn step_cost(run_id: &str, asset: &str, partition: &str, succeeded: bool, total: f64) -> Event {
+    Event::StepCost(StepCost {
+        run_id: run_id.into(),
+        asset: key(asset),
+        partition: Some(partition.into()),
+        attempt: 1,
+        succeeded,
+        usage: Usage {
+            wall_seconds: 1.5,
+            cpu_seconds: 1.0,
+            peak_memory_bytes: Some(4096),
+            bytes_written: 100,
+            units: BTreeMap::from([("credits".to_string(), 0.5)]),
+            ..Usage::default()
+        },
+        amounts: Amounts {
+            compute: total,
+            ..Amounts::default()
+        },
+        currency: "USD".into(),
+    })
+}
+
+pub(crate) async fn step_costs_and_held_bytes_read_back_for_reports(storage: &dyn Storage) {
+    storage.append(500, vec![queued("r1")]).await.unwrap();
+    storage
+        .append(
+            1_000,
+            vec![
+                step_cost("r1", "a/x", "p1", true, 2.0),
+                materialized("a/x", Some("p1"), "m1"),
+            ],
+        )
+        .await
+        .unwrap();
+    storage
+        .append(2_000, vec![step_cost("r1", "a/x", "p2", false, 1.0)])
+        .await
+        .unwrap();
+    storage
+        .append(
+            5_000,
+            vec![
+                step_cost("r1", "a/x", "p1", true, 4.0),
+                materialized("a/x", Some("p1"), "m2"),
+            ],
+        )
+        .await
+        .unwrap();
+    let all = storage.step_costs(0, 10_000).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        (all[0].at, all[0].partition.as_deref(), all[0].succeeded),
+        (1_000, Some("p1"), true)
+    );
+    assert_eq!(all[0].usage.peak_memory_bytes, Some(4096));
+    assert_eq!(all[0].usage.units["credits"], 0.5);
+    assert_eq!(all[1].amounts.compute, 1.0);
+    assert!(!all[1].succeeded);
+    // The window is [since, until).
+    assert_eq!(storage.step_costs(1_000, 5_000).await.unwrap().len(), 2);
+    assert_eq!(storage.step_costs(1_001, 5_001).await.unwrap().len(), 2);
+    // History and the latest cost count successful steps only.
+    let history = storage.cost_history().await.unwrap();
+    assert_eq!(history[&key("a/x")].partitions, 2);
+    assert_eq!(history[&key("a/x")].total, 6.0);
+    let latest = storage.latest_step_costs().await.unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!((latest[0].at, latest[0].amounts.compute), (5_000, 4.0));
+    // m1 was current from 1 000 until m2 replaced it at 5 000; m2 since.
+    let held = storage.held_bytes(0, 10_000).await.unwrap();
+    let spans: Vec<(i64, Option<i64>, u64)> =
+        held.iter().map(|h| (h.from, h.until, h.bytes)).collect();
+    assert_eq!(spans, vec![(1_000, Some(5_000), 100), (5_000, None, 100)]);
+    // A window after m1 was replaced, or before anything was written, leaves it out.
+    assert_eq!(storage.held_bytes(6_000, 7_000).await.unwrap().len(), 1);
+    assert!(storage.held_bytes(0, 1_000).await.unwrap().is_empty());
+}
+
+fn firing(rule: &str, subject: &str) -> AlertFiring {
+    AlertFiring {
+        rule: rule.into(),
+        subject: subject.into(),
+        message: format!("{subject} is bad"),
+        partitions: vec!["p1".into()],
+        values: BTreeMap::from([("cost".to_string(), serde_json::json!(3.5))]),
+        channels: vec!["hook".into(), "chat".into()],
+    }
+}
+
+fn delivery(
+    alert: i64,
+    channel: &str,
+    attempt: u32,
+    delivered: bool,
+    retry_at: Option<i64>,
+) -> Event {
+    Event::AlertDelivery(AlertDelivery {
+        alert_event: alert,
+        channel: channel.into(),
+        attempt,
+        delivered,
+        status: Some(if delivered { 200 } else { 500 }),
+        error: (!delivered).then(|| "answered 500".to_string()),
+        retry_at,
+    })
+}
+
+pub(crate) async fn alerts_fire_and_resolve_and_deliveries_are_an_outbox(storage: &dyn Storage) {
+    let fired = storage
+        .append(1_000, vec![Event::AlertFired(firing("quality", "a/x"))])
+        .await
+        .unwrap()[0];
+    let firing_now = storage.firing_alerts().await.unwrap();
+    assert_eq!(firing_now.len(), 1);
+    assert_eq!(
+        (firing_now[0].event_id, firing_now[0].since),
+        (fired, 1_000)
+    );
+    assert_eq!(firing_now[0].firing, firing("quality", "a/x"));
+    // One pending delivery per channel, recorded with the firing.
+    let due = storage.pending_deliveries().await.unwrap();
+    let channels: Vec<&str> = due.iter().map(|d| d.channel.as_str()).collect();
+    assert_eq!(channels, ["chat", "hook"]);
+    assert!(due.iter().all(|d| d.attempts == 0 && d.alert.fired));
+
+    storage
+        .append(1_100, vec![delivery(fired, "hook", 1, true, None)])
+        .await
+        .unwrap();
+    storage
+        .append(1_100, vec![delivery(fired, "chat", 1, false, Some(3_100))])
+        .await
+        .unwrap();
+    let due = storage.pending_deliveries().await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].channel.as_str(), due[0].attempts), ("chat", 1));
+    storage
+        .append(3_100, vec![delivery(fired, "chat", 2, false, None)])
+        .await
+        .unwrap();
+    assert!(storage.pending_deliveries().await.unwrap().is_empty());
+
+    let resolved = storage
+        .append(9_000, vec![Event::AlertResolved(firing("quality", "a/x"))])
+        .await
+        .unwrap()[0];
+    assert!(storage.firing_alerts().await.unwrap().is_empty());
+    assert_eq!(storage.pending_deliveries().await.unwrap().len(), 2);
+
+    let history = storage.alert_history(None, 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].event_id, history[0].fired), (resolved, false));
+    assert_eq!(history[1].event_id, fired);
+    let deliveries: Vec<(&str, &str, u32, Option<u16>)> = history[1]
+        .deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.channel.as_str(),
+                d.status.as_str(),
+                d.attempts,
+                d.http_status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        vec![
+            ("chat", "failed", 2, Some(500)),
+            ("hook", "delivered", 1, Some(200))
+        ]
+    );
+    assert_eq!(storage.alert_history(None, 1).await.unwrap().len(), 1);
+    assert!(
+        storage
+            .alert_history(Some("other"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        storage
+            .alert_history(Some("quality"), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Rules stored through the API: saved, replaced, deleted.
+    let rule = |over: f64| serde_json::json!({"name": "budget", "when": {"cost": {"over": over}}});
+    for over in [1.0, 2.0] {
+        storage
+            .append(
+                10_000,
+                vec![Event::AlertRuleSaved {
+                    name: "budget".into(),
+                    rule: rule(over),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        storage.alert_rules().await.unwrap(),
+        vec![("budget".to_string(), rule(2.0))]
+    );
+    storage
+        .append(
+            11_000,
+            vec![Event::AlertRuleDeleted {
+                name: "budget".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(storage.alert_rules().await.unwrap().is_empty());
+}
+
+pub(crate) async fn failing_checks_and_failed_partitions_follow_the_latest_result(
+    storage: &dyn Storage,
+) {
+    let check = |passed: bool| {
+        Event::CheckEvaluation(CheckEvaluation {
+            asset: key("a/x"),
+            partition: Some("p1".into()),
+            run_id: None,
+            check: "not_null".into(),
+            passed,
+            severity: Severity::Warn,
+            blocking: false,
+            metadata: BTreeMap::new(),
+        })
+    };
+    storage.append(1_000, vec![check(false)]).await.unwrap();
+    assert_eq!(
+        storage.failing_checks().await.unwrap(),
+        vec![(
+            key("a/x"),
+            Some("p1".to_string()),
+            "not_null".to_string(),
+            Severity::Warn
+        )]
+    );
+    storage.append(2_000, vec![check(true)]).await.unwrap();
+    assert!(storage.failing_checks().await.unwrap().is_empty());
+
+    storage
+        .append(
+            3_000,
+            vec![
+                queued("r1"),
+                step_started("r1", "a/y", None),
+                Event::StepFailed {
+                    run_id: "r1".into(),
+                    asset: key("a/y"),
+                    partition: None,
+                    attempt: 1,
+                    error: "boom".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.failed_partitions().await.unwrap(),
+        vec![(key("a/y"), None, Some("r1".to_string()))]
+    );
+    storage
+        .append(4_000, vec![materialized("a/y", None, "m1")])
+        .await
+        .unwrap();
+    assert!(storage.failed_partitions().await.unwrap().is_empty());
 }
