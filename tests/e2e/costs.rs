@@ -279,3 +279,23 @@ async fn the_api_reports_what_the_cli_reports_and_estimates_backfills() {
         .unwrap();
     assert!(totals["estimated_cost"].is_null());
 }
+
+#[test]
+fn a_command_killed_by_its_timeout_is_charged_for_the_cpu_it_used() {
+    let dir = costs_repository();
+    std::fs::write(
+        dir.path().join("assets/raw/spin.toml"),
+        "command = [\"python3\", \"-c\", \"while True: pass\"]\noutput = \"csv\"\ntimeout = \"2s\"\n",
+    )
+    .unwrap();
+    let run = strata(dir.path(), &["materialize", "raw/spin"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let report = costs(dir.path(), &["raw/spin"]);
+    let row = &report["rows"][0];
+    assert_eq!(row["steps"], 1, "{report}");
+    // The child spun for about 2 s before it was killed; its waiter still reported it.
+    let cpu = row["usage"]["cpu_seconds"].as_f64().unwrap();
+    assert!(cpu > 1.0, "{report}");
+    assert!(row["usage"]["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert!(close(row["amounts"]["compute"].as_f64().unwrap(), cpu));
+}

@@ -47,20 +47,25 @@ pub struct Usage {
 
 impl Usage {
     /// This usage shared equally by `parts` partitions (a single-run range commits many
-    /// partitions with one query; each is charged its share).
-    pub fn share(&self, parts: usize) -> Usage {
-        let n = parts.max(1) as u64;
+    /// partitions with one query; each is charged its share). Counts are split so the shares add
+    /// back up exactly: the first ones get the remainder.
+    pub fn split(&self, parts: usize) -> Vec<Usage> {
+        let n = parts.max(1);
         let f = n as f64;
-        Usage {
-            wall_seconds: self.wall_seconds / f,
-            cpu_seconds: self.cpu_seconds / f,
-            peak_memory_bytes: self.peak_memory_bytes,
-            bytes_read: self.bytes_read / n,
-            rows_read: self.rows_read / n,
-            bytes_written: self.bytes_written / n,
-            rows_written: self.rows_written / n,
-            units: self.units.iter().map(|(u, a)| (u.clone(), a / f)).collect(),
-        }
+        let count =
+            |total: u64, i: usize| total / n as u64 + u64::from((i as u64) < total % n as u64);
+        (0..n)
+            .map(|i| Usage {
+                wall_seconds: self.wall_seconds / f,
+                cpu_seconds: self.cpu_seconds / f,
+                peak_memory_bytes: self.peak_memory_bytes,
+                bytes_read: count(self.bytes_read, i),
+                rows_read: count(self.rows_read, i),
+                bytes_written: count(self.bytes_written, i),
+                rows_written: count(self.rows_written, i),
+                units: self.units.iter().map(|(u, a)| (u.clone(), a / f)).collect(),
+            })
+            .collect()
     }
 
     /// Adds `other` (peak memory: the larger).
@@ -263,10 +268,15 @@ pub fn day_of(ms: i64, tz: Tz) -> String {
 /// The start (ms) of the local day `date` in `tz`.
 pub fn day_start(date: NaiveDate, tz: Tz) -> i64 {
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-    tz.from_local_datetime(&midnight).earliest().map_or_else(
-        || midnight.and_utc().timestamp_millis(),
-        |t| t.timestamp_millis(),
-    )
+    // Where a DST change skips midnight (America/Santiago, America/Havana), the day starts at
+    // the first local time that exists.
+    (0..=180)
+        .map(|minutes| midnight + chrono::Duration::minutes(minutes))
+        .find_map(|local| tz.from_local_datetime(&local).earliest())
+        .map_or_else(
+            || midnight.and_utc().timestamp_millis(),
+            |t| t.timestamp_millis(),
+        )
 }
 
 /// The start (ms) of the cost period holding `now`, in `tz`: the calendar day or month, or
@@ -509,12 +519,14 @@ mod tests {
 
     #[test]
     fn a_range_is_shared_by_its_partitions() {
-        let mut used = usage(10.0, 1000);
+        let mut used = usage(10.0, 1001);
         used.units.insert("credits".into(), 4.0);
-        let share = used.share(4);
-        assert_eq!(share.cpu_seconds, 2.5);
-        assert_eq!(share.bytes_written, 250);
-        assert_eq!(share.units["credits"], 1.0);
+        let shares = used.split(4);
+        assert_eq!(shares[0].cpu_seconds, 2.5);
+        assert_eq!(shares[0].units["credits"], 1.0);
+        let written: Vec<u64> = shares.iter().map(|s| s.bytes_written).collect();
+        assert_eq!(written, [251, 250, 250, 250]);
+        assert_eq!(used.split(0).len(), 1);
     }
 
     #[test]
@@ -584,6 +596,15 @@ mod tests {
         let spans = day_spans(0, DAY, tz);
         assert_eq!(spans.len(), 2);
         assert_eq!(spans[0].2, 5 * 3_600_000);
+    }
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_starts_at_its_first_local_time() {
+        // Santiago skipped 2022-09-11 00:00–01:00 (clocks went to 01:00, UTC−3).
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        let date = NaiveDate::from_ymd_opt(2022, 9, 11).unwrap();
+        let start = DateTime::from_timestamp_millis(day_start(date, tz)).unwrap();
+        assert_eq!(start.to_rfc3339(), "2022-09-11T04:00:00+00:00");
     }
 
     #[test]

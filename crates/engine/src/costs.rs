@@ -78,13 +78,16 @@ pub fn parse_bound(text: &str, is_end: bool, repository: &Repository) -> Result<
 pub fn describe_estimate(estimate: &Estimate, currency: &str) -> String {
     let amount = cost::format_money(estimate.amount, currency);
     let total = estimate.estimated_partitions + estimate.unknown_partitions;
-    if estimate.unknown_partitions == 0 {
+    if total == 0 {
+        "nothing (nothing to run)".to_string()
+    } else if estimate.unknown_partitions == 0 {
         format!("{amount} (from the history of the same assets)")
     } else if estimate.estimated_partitions == 0 {
-        "unknown (none of these assets has run yet)".to_string()
+        "unknown (none of these assets has succeeded yet)".to_string()
     } else {
         format!(
-            "{amount} for {} of {total} asset partitions; the other {} belong to assets that never ran",
+            "{amount} for {} of {total} asset partitions; the other {} belong to assets with no \
+             successful run yet",
             estimate.estimated_partitions, estimate.unknown_partitions
         )
     }

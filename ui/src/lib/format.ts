@@ -64,9 +64,26 @@ const CURRENCY_SIGNS: Record<string, string> = { USD: "$", EUR: "€", GBP: "£"
  * one cent, two significant digits (down to millionths), so that the tiny cost of one step does
  * not read as zero; the UI and the CLI then show the same figures.
  */
+/**
+ * `amount` with `digits` decimals, rounded as the CLI rounds (Rust's formatting: the exact
+ * binary value, ties to even), where `toFixed` takes the larger of two equally near values:
+ * 0.125 → "0.12" here, "0.13" from `toFixed`. Only an exact tie differs, and `toFixed(100)`
+ * shows the exact decimal expansion that tells one.
+ */
+function toFixedEven(amount: number, digits: number): string {
+  const exact = Math.abs(amount).toFixed(100);
+  const point = exact.indexOf(".");
+  const kept = exact.slice(0, digits === 0 ? point : point + 1 + digits);
+  const rest = exact.slice(point + 1 + digits);
+  if (/^50*$/.test(rest) && Number(kept.charAt(kept.length - 1)) % 2 === 0) {
+    return amount < 0 ? `-${kept}` : kept;
+  }
+  return amount.toFixed(digits);
+}
+
 export function fmtMoney(amount: number, currency: string): string {
   const digits = amount === 0 || Math.abs(amount) >= 0.01 ? 2 : Math.min(Math.ceil(-Math.log10(Math.abs(amount))) + 1, 6);
-  const number = amount.toFixed(digits);
+  const number = toFixedEven(amount, digits);
   const sign = CURRENCY_SIGNS[currency];
   return sign ? `${sign}${number}` : `${number} ${currency}`;
 }

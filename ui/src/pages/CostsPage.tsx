@@ -119,14 +119,14 @@ export function CostsPage() {
         )
       ) : (
         <>
-          <Summary report={report.data} />
+          <Summary report={report.data} window={filters} />
           <Section title={`By ${grouping}`} id="cost-rows">
             {report.data.by === "day" ? (
               <DailyCostChart rows={report.data.rows} currency={report.data.currency} />
             ) : (
               <CostBars rows={report.data.rows} currency={report.data.currency} what={grouping} />
             )}
-            <CostTable report={report.data} />
+            <CostTable report={report.data} window={filters} />
           </Section>
           {filters.by !== "day" ? (
             <Section title="Per day" id="cost-days">
@@ -140,18 +140,21 @@ export function CostsPage() {
   );
 }
 
-function period(report: CostReport): string {
-  const until = report.until.slice(0, 10);
-  return report.since ? `from ${report.since.slice(0, 10)} to ${until}` : `up to ${until}`;
+/** The window as the user picked it (the API's own bounds are exclusive and in UTC). */
+function period({ since, until }: { since: string; until: string }): string {
+  if (since && until) return `from ${since} to ${until}`;
+  if (since) return `since ${since}`;
+  if (until) return `up to ${until}`;
+  return "so far";
 }
 
-function Summary({ report }: { report: CostReport }) {
+function Summary({ report, window }: { report: CostReport; window: Filters }) {
   const t = report.total;
   return (
     <p className="cost-summary">
       Total <strong data-testid="cost-total">{fmtMoney(t.total, report.currency)}</strong>{" "}
       <span className="muted">
-        {period(report)}: {fmtCount(t.steps)} steps, {fmtSeconds(t.usage.cpu_seconds)} of CPU, {fmtBytes(t.usage.bytes_written)} written
+        {period(window)}: {fmtCount(t.steps)} steps, {fmtSeconds(t.usage.cpu_seconds)} of CPU, {fmtBytes(t.usage.bytes_written)} written
         {t.amounts.storage > 0 ? `, ${fmtMoney(t.amounts.storage, report.currency)} of it storage` : ""}
       </span>
     </p>
@@ -165,7 +168,7 @@ function RowKey({ by, row }: { by: string; row: CostRow }) {
   return <>{row.key}</>;
 }
 
-function CostTable({ report }: { report: CostReport }) {
+function CostTable({ report, window }: { report: CostReport; window: Filters }) {
   const money = (n: number) => fmtMoney(n, report.currency);
   const columns = (r: CostRow) => (
     <>
@@ -180,7 +183,7 @@ function CostTable({ report }: { report: CostReport }) {
       <td className="num">{fmtBytes(r.usage.bytes_written)}</td>
     </>
   );
-  if (report.rows.length === 0) return <p className="muted">No step has run {period(report)}.</p>;
+  if (report.rows.length === 0) return <p className="muted">No step has run {period(window)}.</p>;
   return (
     <table className="list" data-testid="cost-table">
       <thead>

@@ -784,7 +784,7 @@ fn alert_condition(sink: &mut FileSink<'_>, value: &Value<'_>) -> Option<AlertCo
         None => {
             sink.span(
                 inner.span(),
-                "`cost` needs `per` (\"run\", \"day\" or \"month\")",
+                "`cost` needs `per` (\"materialization\", \"day\" or \"month\")",
                 None,
             );
             None
@@ -829,6 +829,25 @@ fn alert_condition(sink: &mut FileSink<'_>, value: &Value<'_>) -> Option<AlertCo
         }
         None => Some(CostGrouping::Asset),
     };
+    if per == Some(CostPeriod::Run)
+        && let (Some(by @ (CostGrouping::Group | CostGrouping::Tag(_))), Some(v)) =
+            (&by, get(cost, "by"))
+    {
+        let grouping = match by {
+            CostGrouping::Group => "group".to_string(),
+            CostGrouping::Tag(key) => format!("tag:{key}"),
+            CostGrouping::Asset => unreachable!("matched above"),
+        };
+        sink.span(
+            v.span(),
+            format!(
+                "`per = \"materialization\"` compares each asset's latest materialization: it \
+                 cannot be summed `by = \"{grouping}\"`"
+            ),
+            Some("leave out `by`, or sum per \"day\" or \"month\"".into()),
+        );
+        return None;
+    }
     Some(AlertCondition::Cost {
         per: per?,
         over: over?,

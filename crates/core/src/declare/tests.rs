@@ -805,3 +805,61 @@ fn node_tables_align_with_the_declarations() {
     );
     assert_eq!(repo.topological_indices(), [0, 1, 2, 3]);
 }
+
+#[test]
+fn api_rules_read_like_strata_toml_and_cost_periods_are_checked() {
+    use crate::declare::parse_alert_rule;
+    use crate::model::{AlertCondition, CostGrouping, CostPeriod};
+    let channels = std::collections::BTreeSet::from(["ops".to_string()]);
+    let rule = parse_alert_rule(
+        "name = \"b\"\nchannels = [\"ops\"]\nwhen = { cost = { per = \"materialization\", over = 2 } }\n",
+        &channels,
+    )
+    .unwrap();
+    assert_eq!(
+        rule.when,
+        AlertCondition::Cost {
+            per: CostPeriod::Run,
+            over: 2.0,
+            by: CostGrouping::Asset
+        }
+    );
+    assert_eq!(rule.select.as_str(), "*");
+    let problems = parse_alert_rule(
+        "name = \"b\"\nchannels = [\"ops\"]\nwhen = { cost = { per = \"materialization\", over = 2, by = \"tag:team\" } }\n",
+        &channels,
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems,
+        vec![
+            "`per = \"materialization\"` compares each asset's latest materialization: it cannot \
+             be summed `by = \"tag:team\"` (leave out `by`, or sum per \"day\" or \"month\")"
+        ]
+    );
+    let problems = parse_alert_rule(
+        "name = \"b\"\nchannels = [\"pager\"]\nwhen = \"run_failed\"\n",
+        &channels,
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems,
+        vec!["unknown alert channel `pager` (declare it as [alerts.channels.<name>])"]
+    );
+
+    let project = "[project]\nname = \"p\"\n[alerts]\nmax_attempts = 3\nretry_delay = \"5s\"\n";
+    let repository = load(project, &[]).unwrap();
+    let delivery = repository.project().alerts.delivery;
+    assert_eq!(delivery.max_attempts, 3);
+    assert_eq!(
+        delivery.retry_after(1),
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(
+        delivery.retry_after(2),
+        Some(std::time::Duration::from_secs(10))
+    );
+    assert_eq!(delivery.retry_after(3), None);
+    let problems = errors("[project]\nname = \"p\"\n[alerts]\nmax_attempts = 0\n", &[]);
+    assert!(problems[0].contains("alerts.max_attempts"), "{problems:?}");
+}

@@ -2,7 +2,8 @@
 //! message (`slack`) POSTed to each channel, every attempt recorded, failures retried after
 //! `retry_delay`, doubling, up to `max_attempts`.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ use strata_storage::records::AlertRecord;
 use strata_storage::{Storage, StorageError};
 
 /// How long one POST may take.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What one POST to a channel answered.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -28,105 +29,154 @@ pub struct DeliveryResult {
     pub error: Option<String>,
 }
 
-/// Delivers every pending delivery, each to the end of its retries (concurrently, so a
-/// channel that is down does not hold up the others). Returns how many were delivered.
-pub async fn deliver_pending(
+/// Sends pending deliveries. Each (channel, rule, subject) is one task that sends that
+/// subject's firings and resolutions in the order they happened (a resolution never overtakes
+/// its firing), each to the end of its retries; tasks for different channels and subjects run
+/// side by side, so a channel that is down holds up nothing else. A group already being sent is
+/// not started again, so the daemon calls [`Deliverer::start`] at every tick.
+#[derive(Clone)]
+pub struct Deliverer {
     storage: Arc<dyn Storage>,
-    repository: Arc<Repository>,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
-) -> Result<usize, StorageError> {
-    let pending = storage.pending_deliveries().await?;
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let client = client();
-    let mut tasks = tokio::task::JoinSet::new();
-    for due in pending {
-        let (storage, repository, clock, client) = (
-            Arc::clone(&storage),
-            Arc::clone(&repository),
-            Arc::clone(&clock),
-            client.clone(),
-        );
-        tasks.spawn(async move {
-            deliver_one(
-                storage.as_ref(),
-                &repository,
-                &clock,
-                &client,
-                &due.alert,
-                &due.channel,
-                due.attempts,
-            )
-            .await
-        });
-    }
-    let mut delivered = 0;
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(Ok(true)) => delivered += 1,
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "recording an alert delivery failed"),
-            Err(e) => tracing::warn!(error = %e, "an alert delivery task failed"),
-        }
-    }
-    Ok(delivered)
+    client: reqwest::Client,
+    in_flight: Arc<Mutex<HashSet<Group>>>,
 }
 
-async fn deliver_one(
-    storage: &dyn Storage,
-    repository: &Repository,
-    clock: &Arc<dyn Fn() -> i64 + Send + Sync>,
-    client: &reqwest::Client,
-    alert: &AlertRecord,
-    channel_name: &str,
-    attempts_made: u32,
-) -> Result<bool, StorageError> {
-    let config = &repository.project().alerts;
-    let policy = config.delivery;
-    let mut attempt = attempts_made + 1;
-    loop {
-        let result = match config.channels.get(channel_name) {
-            Some(channel) => {
-                let body = body(repository, channel, alert, false);
-                post(client, channel_name, channel, &body).await
-            }
-            None => DeliveryResult {
-                channel: channel_name.to_string(),
-                delivered: false,
-                http_status: None,
-                error: Some(format!(
-                    "channel `{channel_name}` is no longer declared in strata.toml"
-                )),
-            },
-        };
-        let retry = (!result.delivered && config.channels.contains_key(channel_name))
-            .then(|| policy.retry_after(attempt))
-            .flatten();
-        let now = clock();
-        storage
-            .append(
-                now,
-                vec![Event::AlertDelivery(AlertDelivery {
-                    alert_event: alert.event_id,
-                    channel: channel_name.to_string(),
-                    attempt,
-                    delivered: result.delivered,
-                    status: result.http_status,
-                    error: result.error.clone(),
-                    retry_at: retry.map(|d| now + d.as_millis() as i64),
-                })],
-            )
-            .await?;
-        if result.delivered {
-            return Ok(true);
+/// (channel, rule, subject).
+type Group = (String, String, String);
+
+/// Removes a group from the in-flight set when its task ends, however it ends.
+struct InFlight {
+    set: Arc<Mutex<HashSet<Group>>>,
+    group: Group,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.group);
         }
-        let Some(wait) = retry else {
-            tracing::warn!(channel = channel_name, attempt, error = ?result.error, "alert delivery given up");
-            return Ok(false);
-        };
-        tokio::time::sleep(wait).await;
-        attempt += 1;
+    }
+}
+
+impl Deliverer {
+    /// A deliverer recording its attempts in `storage`, stamped by `clock`.
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> Self {
+        Self {
+            storage,
+            clock,
+            client: client(),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// Starts a task in `tasks` for every group with pending deliveries that is not being sent
+    /// already; each task answers how many deliveries it made.
+    pub async fn start(
+        &self,
+        repository: &Arc<Repository>,
+        tasks: &mut tokio::task::JoinSet<usize>,
+    ) -> Result<(), StorageError> {
+        let mut groups: BTreeMap<Group, Vec<strata_storage::records::DueDelivery>> =
+            BTreeMap::new();
+        for due in self.storage.pending_deliveries().await? {
+            let group = (
+                due.channel.clone(),
+                due.alert.firing.rule.clone(),
+                due.alert.firing.subject.clone(),
+            );
+            groups.entry(group).or_default().push(due);
+        }
+        for (group, mut dues) in groups {
+            {
+                let Ok(mut set) = self.in_flight.lock() else {
+                    continue;
+                };
+                if !set.insert(group.clone()) {
+                    continue;
+                }
+            }
+            dues.sort_by_key(|d| d.alert.event_id);
+            let in_flight = InFlight {
+                set: Arc::clone(&self.in_flight),
+                group,
+            };
+            let (deliverer, repository) = (self.clone(), Arc::clone(repository));
+            tasks.spawn(async move {
+                let _in_flight = in_flight;
+                let mut delivered = 0;
+                for due in dues {
+                    match deliverer
+                        .deliver_one(&repository, &due.alert, &due.channel, due.attempts)
+                        .await
+                    {
+                        Ok(true) => delivered += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recording an alert delivery failed; retried at the next tick");
+                            break;
+                        }
+                    }
+                }
+                delivered
+            });
+        }
+        Ok(())
+    }
+    async fn deliver_one(
+        &self,
+        repository: &Repository,
+        alert: &AlertRecord,
+        channel_name: &str,
+        attempts_made: u32,
+    ) -> Result<bool, StorageError> {
+        let (storage, clock, client) = (self.storage.as_ref(), &self.clock, &self.client);
+        let config = &repository.project().alerts;
+        let policy = config.delivery;
+        let mut attempt = attempts_made + 1;
+        loop {
+            let result = match config.channels.get(channel_name) {
+                Some(channel) => {
+                    let body = body(repository, channel, alert, false);
+                    post(client, channel_name, channel, &body).await
+                }
+                None => DeliveryResult {
+                    channel: channel_name.to_string(),
+                    delivered: false,
+                    http_status: None,
+                    error: Some(format!(
+                        "channel `{channel_name}` is no longer declared in strata.toml"
+                    )),
+                },
+            };
+            let retry = (!result.delivered && config.channels.contains_key(channel_name))
+                .then(|| policy.retry_after(attempt))
+                .flatten();
+            let now = clock();
+            storage
+                .append(
+                    now,
+                    vec![Event::AlertDelivery(AlertDelivery {
+                        alert_event: alert.event_id,
+                        channel: channel_name.to_string(),
+                        attempt,
+                        delivered: result.delivered,
+                        status: result.http_status,
+                        error: result.error.clone(),
+                        retry_at: retry.map(|d| now + d.as_millis() as i64),
+                    })],
+                )
+                .await?;
+            if result.delivered {
+                return Ok(true);
+            }
+            let Some(wait) = retry else {
+                tracing::warn!(channel = channel_name, attempt, error = ?result.error, "alert delivery given up");
+                return Ok(false);
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use strata_core::model::{AlertCondition, AlertRule, CostGrouping, CostPeriod, Re
 use strata_storage::event::{AlertFiring, Event};
 use strata_storage::{Storage, StorageError};
 
-pub use deliver::{DeliveryResult, deliver_pending, link_path, send_test};
+pub use deliver::{Deliverer, DeliveryResult, HTTP_TIMEOUT, link_path, send_test};
 
 /// Where a rule comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

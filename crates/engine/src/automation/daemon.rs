@@ -64,6 +64,8 @@ pub async fn run(
     let holder = holder();
     let mut running = tokio::task::JoinSet::new();
     let mut delivering = tokio::task::JoinSet::new();
+    let deliverer =
+        crate::alerts::Deliverer::new(Arc::clone(&instance.storage), Arc::clone(&clock));
     let mut recovered = false;
     loop {
         let repository = repository();
@@ -76,7 +78,9 @@ pub async fn run(
         let now = clock();
         // A daemon that finds the lease taken waits as a standby and takes over when the other
         // process stops renewing it.
-        let result = match take_lease(&instance, &holder, now, interval * 3).await {
+        let leased = take_lease(&instance, &holder, now, interval * 3).await;
+        let holds_lease = leased.is_ok();
+        let result = match leased {
             Ok(()) if !recovered => {
                 // Before the first tick: what a process that died asked for and did not do. A
                 // tick waits until that is done, or it would bury the runs to recover.
@@ -97,19 +101,13 @@ pub async fn run(
             Err(error) => Err(error),
         };
         on_tick(result.as_ref());
-        // Alert deliveries run beside the ticks (one batch at a time): a channel that is down
-        // retries with backoff without delaying the next tick or any run.
-        if delivering.is_empty() {
-            let (storage, repository, clock) = (
-                Arc::clone(&instance.storage),
-                Arc::clone(&repository),
-                Arc::clone(&clock),
-            );
-            delivering.spawn(async move {
-                if let Err(e) = crate::alerts::deliver_pending(storage, repository, clock).await {
-                    tracing::warn!(error = %e, "delivering alerts failed; retried at the next tick");
-                }
-            });
+        // Alert deliveries run beside the ticks, by the process that holds the lease only (a
+        // standby sends nothing): a channel that is down retries with backoff without delaying
+        // the next tick, any run, or the other channels.
+        if !holds_lease {
+            delivering.abort_all();
+        } else if let Err(e) = deliverer.start(&repository, &mut delivering).await {
+            tracing::warn!(error = %e, "starting alert deliveries failed; retried at the next tick");
         }
         if let Ok(outcome) = result {
             for run in outcome.runs {

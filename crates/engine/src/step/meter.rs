@@ -18,16 +18,43 @@ use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::Stream;
 use strata_core::cost::Usage;
+use tokio::task::JoinHandle;
 
-/// What an attempt used so far; cheap to clone into the tasks that write.
+/// What an attempt used so far; cheap to clone into the tasks that write and the threads that
+/// wait for commands.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct StepMeter(Arc<Mutex<Usage>>);
+pub(crate) struct StepMeter {
+    usage: Arc<Mutex<Usage>>,
+    /// Threads still to report (a command's waiter): the attempt's cost waits for them.
+    pending: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// How long an attempt's cost waits for a killed command to be reaped.
+const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 impl StepMeter {
     fn update(&self, f: impl FnOnce(&mut Usage)) {
-        if let Ok(mut usage) = self.0.lock() {
+        if let Ok(mut usage) = self.usage.lock() {
             f(&mut usage);
         }
+    }
+
+    /// A thread that will report to this meter (a command's waiter).
+    pub(crate) fn track(&self, reporter: JoinHandle<()>) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.push(reporter);
+        }
+    }
+
+    /// Waits (up to [`SETTLE_WAIT`]) for the threads still to report: a command killed by a
+    /// timeout or a cancellation is reaped, and its CPU time counted, before the cost is taken.
+    pub(crate) async fn settle(&self) {
+        let pending: Vec<JoinHandle<()>> = self
+            .pending
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        let _ = tokio::time::timeout(SETTLE_WAIT, futures::future::join_all(pending)).await;
     }
 
     /// Input partitions resolved: their stored rows and bytes.
@@ -65,14 +92,15 @@ impl StepMeter {
 
     /// Everything measured, with the attempt's wall time.
     pub(crate) fn finish(&self, wall: Duration) -> Usage {
-        let mut usage = self.0.lock().map(|u| u.clone()).unwrap_or_default();
+        let mut usage = self.usage.lock().map(|u| u.clone()).unwrap_or_default();
         usage.wall_seconds = wall.as_secs_f64();
         usage
     }
 
     /// Wraps the rows a writer consumes, so the writer's own time (encoding, storing) is
-    /// measured: from the first batch it asks for to when it lets go of the stream, minus the
-    /// time spent producing the batches (the query's, measured by its plan).
+    /// measured: from each batch it is handed to when it asks for the next, and from the end of
+    /// the rows to when it lets go of the stream (the final encoding and the upload). Time spent
+    /// producing the batches, or waiting for them, is the query's (measured by its plan).
     pub(crate) fn timed_write(
         &self,
         inner: SendableRecordBatchStream,
@@ -80,8 +108,8 @@ impl StepMeter {
         Box::pin(TimedWrite {
             inner,
             meter: self.clone(),
-            first_poll: None,
-            producing: Duration::ZERO,
+            handed: None,
+            busy: Duration::ZERO,
         })
     }
 
@@ -110,18 +138,23 @@ fn plan_compute_nanos(plan: &dyn ExecutionPlan) -> u64 {
 struct TimedWrite {
     inner: SendableRecordBatchStream,
     meter: StepMeter,
-    first_poll: Option<Instant>,
-    producing: Duration,
+    /// When the writer was last handed a batch (or the end of the rows).
+    handed: Option<Instant>,
+    /// The writer's time so far.
+    busy: Duration,
 }
 
 impl Stream for TimedWrite {
     type Item = DataFusionResult<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let began = Instant::now();
-        self.first_poll.get_or_insert(began);
+        if let Some(handed) = self.handed.take() {
+            self.busy += handed.elapsed();
+        }
         let polled = self.inner.as_mut().poll_next(cx);
-        self.producing += began.elapsed();
+        if polled.is_ready() {
+            self.handed = Some(Instant::now());
+        }
         polled
     }
 }
@@ -134,10 +167,8 @@ impl RecordBatchStream for TimedWrite {
 
 impl Drop for TimedWrite {
     fn drop(&mut self) {
-        if let Some(first) = self.first_poll {
-            self.meter
-                .cpu(first.elapsed().saturating_sub(self.producing));
-        }
+        let tail = self.handed.map_or(Duration::ZERO, |h| h.elapsed());
+        self.meter.cpu(self.busy + tail);
     }
 }
 

@@ -343,6 +343,7 @@ async fn attempts(
             }
         };
         let succeeded = matches!(result, Some(Ok(_)));
+        meter.settle().await;
         let costs = cost_events(
             shared, run, asset, &keys, attempt, succeeded, &meter, began, &log,
         );
@@ -490,8 +491,8 @@ fn cost_events(
     log: &StepLog,
 ) -> Vec<Event> {
     let card = &shared.repository.project().rate_card;
-    let usage = meter.finish(began.elapsed()).share(keys.len());
-    let (amounts, unpriced) = strata_core::cost::price(&usage, card);
+    let shares = meter.finish(began.elapsed()).split(keys.len());
+    let unpriced = strata_core::cost::price(&shares[0], card).1;
     for unit in unpriced {
         log.push(
             LogLevel::Warn,
@@ -499,14 +500,16 @@ fn cost_events(
         );
     }
     keys.iter()
-        .map(|partition| {
+        .zip(shares)
+        .map(|(partition, usage)| {
+            let (amounts, _) = strata_core::cost::price(&usage, card);
             Event::StepCost(StepCost {
                 run_id: run.run_id.clone(),
                 asset: asset.key.clone(),
                 partition: partition.clone(),
                 attempt,
                 succeeded,
-                usage: usage.clone(),
+                usage,
                 amounts,
                 currency: card.currency.clone(),
             })

@@ -75,8 +75,10 @@ fn command_clock(now_flag: Option<&str>) -> Result<Clock, CliError> {
     }
 }
 
-/// How long `strata automation tick` retries failing alert deliveries before it ends.
-const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long `strata automation tick` retries failing alert deliveries before it ends: longer
+/// than one POST may take, so every delivery records at least one attempt.
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+const _: () = assert!(DELIVERY_WAIT.as_secs() > strata_engine::alerts::HTTP_TIMEOUT.as_secs());
 
 fn tick(
     repository: Repository,
@@ -113,10 +115,41 @@ fn tick(
             _ => Vec::new(),
         };
         let outcome = run_tick(&instance, &repository, now_ms, mode).await;
-        if mode != TickMode::DryRun {
-            let _ = instance.storage.release_lease(LEASE, &holder).await;
-        }
-        let outcome = outcome.map_err(CliError::internal)?;
+        // What alert rules fired or resolved is sent now, beside the runs below, by this process
+        // while it holds the lease (so no other process sends the same): retried for up to
+        // DELIVERY_WAIT, then the lease is released and what still fails waits for the next tick.
+        let delivering = (mode != TickMode::DryRun).then(|| {
+            let deliverer =
+                strata_engine::alerts::Deliverer::new(Arc::clone(&instance.storage), Arc::clone(&clock));
+            let (storage, repository, holder) =
+                (Arc::clone(&instance.storage), Arc::clone(&repository), holder.clone());
+            let start = outcome.is_ok();
+            tokio::spawn(async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                if start && let Err(e) = deliverer.start(&repository, &mut tasks).await {
+                    tracing::warn!(error = %e, "starting alert deliveries failed");
+                }
+                let delivered = tokio::time::timeout(DELIVERY_WAIT, async move {
+                    let mut delivered = 0;
+                    while let Some(done) = tasks.join_next().await {
+                        delivered += done.unwrap_or(0);
+                    }
+                    delivered
+                })
+                .await;
+                let _ = storage.release_lease(LEASE, &holder).await;
+                delivered.ok()
+            })
+        });
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Some(delivering) = delivering {
+                    let _ = delivering.await;
+                }
+                return Err(CliError::internal(error));
+            }
+        };
         if !as_json {
             print_tick(&outcome);
         }
@@ -165,27 +198,18 @@ fn tick(
                 }
             }
         }
-        // What alert rules fired or resolved goes out before the command ends, retried for up
-        // to DELIVERY_WAIT; what is still failing then stays pending for the next tick.
-        let delivered = if mode == TickMode::DryRun {
-            0
-        } else {
-            let delivering = strata_engine::alerts::deliver_pending(
-                Arc::clone(&instance.storage),
-                Arc::clone(&repository),
-                Arc::clone(&clock),
-            );
-            match tokio::time::timeout(DELIVERY_WAIT, delivering).await {
-                Ok(delivered) => delivered.map_err(CliError::internal)?,
-                Err(_) => {
-                    eprintln!(
-                        "alerts: some deliveries still fail after {}s; the next tick retries them                          (`strata alerts history` shows each attempt)",
-                        DELIVERY_WAIT.as_secs()
-                    );
-                    0
-                }
-            }
+        let delivered = match delivering {
+            Some(delivering) => delivering.await.ok().flatten(),
+            None => Some(0),
         };
+        if delivered.is_none() {
+            eprintln!(
+                "alerts: some deliveries still fail after {}s; the next tick retries them \
+                 (`strata alerts history` shows each attempt)",
+                DELIVERY_WAIT.as_secs()
+            );
+        }
+        let delivered = delivered.unwrap_or(0);
         if as_json {
             let mut document = tick_json(&outcome, runs);
             document["alerts"] = json!(outcome.alerts);

@@ -7,6 +7,7 @@ use strata_core::cost::{CostRow, GroupBy, format_money};
 use strata_core::model::Repository;
 use strata_engine::costs::{self, CostQuery};
 
+use crate::api::state::rfc3339;
 use crate::cli::CostsArgs;
 use crate::commands::{print_json, select};
 use crate::{CliError, Outcome};
@@ -26,8 +27,9 @@ pub(crate) fn run(
         print_json(&json!({
             "currency": card.currency,
             "by": query.by.name(),
-            "since": query.since,
-            "until": query.until,
+            // As the API answers: RFC 3339, `since` null from the beginning.
+            "since": (query.since != i64::MIN).then(|| rfc3339(query.since)),
+            "until": rfc3339(query.until),
             "rows": report.rows.iter().map(row_json).collect::<Vec<_>>(),
             "total": row_json(&report.total),
         }))?;

@@ -354,8 +354,10 @@ fn apply(tx: &Transaction<'_>, id: EventId, at: Millis, event: &Event) -> Result
             };
             exec(
                 tx,
+                // Only a newer attempt of a delivery still pending counts: a late record of an
+                // earlier attempt never undoes "delivered".
                 "UPDATE alert_deliveries SET status = ?3, attempts = ?4, http_status = ?5, error = ?6, retry_at = ?7
-                 WHERE alert_event = ?1 AND channel = ?2",
+                 WHERE alert_event = ?1 AND channel = ?2 AND status = 'pending' AND attempts < ?4",
                 params![d.alert_event, d.channel, status, d.attempt, d.status, d.error, d.retry_at],
             )?;
         }

@@ -2,58 +2,72 @@
 //! resource usage (CPU time, peak memory) along with its exit status — the only exact per-child
 //! figures when several commands run at once.
 //!
-//! The only `unsafe` in Strata: three libc calls, each with the reason it is sound.
+//! A thread waits for the child from the moment it starts, so the child is always reaped and its
+//! usage always reaches the step's meter, even when the step stops waiting (a timeout, a
+//! cancellation): then the child is killed, and the thread records what it used before it died.
+//!
+//! The only `unsafe` in Strata: the libc calls below, each with the reason it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How a child ended and what it used.
-pub(crate) struct Exit {
-    pub(crate) status: ExitStatus,
-    /// User plus system CPU time.
-    pub(crate) cpu: Duration,
-    /// Peak resident set size.
-    pub(crate) peak_memory_bytes: u64,
-}
+use tokio::sync::oneshot;
 
-/// A running child that is killed if the step stops waiting for it (a timeout, a
-/// cancellation): the waiting thread then reaps it.
-pub(crate) struct KillOnDrop {
+use crate::step::meter::StepMeter;
+
+/// A running child, waited for by its own thread; killed when dropped before it exited.
+pub(crate) struct Watched {
     pid: libc::pid_t,
-    reaped: Arc<AtomicBool>,
+    /// Whether the child was reaped: its pid may then belong to another process, so it must not
+    /// be signalled. The waiting thread holds this lock while it reaps.
+    reaped: Arc<Mutex<bool>>,
+    exit: Option<oneshot::Receiver<io::Result<ExitStatus>>>,
 }
 
-impl KillOnDrop {
-    pub(crate) fn new(pid: u32) -> Self {
+impl Watched {
+    /// Starts waiting for child `pid`; its CPU time and peak memory go to `meter` when it ends.
+    pub(crate) fn start(pid: u32, meter: &StepMeter) -> Self {
+        let pid = pid as libc::pid_t;
+        let reaped = Arc::new(Mutex::new(false));
+        let (sender, exit) = oneshot::channel();
+        let (flag, usage) = (Arc::clone(&reaped), meter.clone());
+        let waiting = tokio::task::spawn_blocking(move || {
+            let exit = wait(pid, &flag).map(|(status, cpu, peak)| {
+                usage.cpu(cpu);
+                usage.peak_memory(peak);
+                status
+            });
+            let _ = sender.send(exit);
+        });
+        meter.track(waiting);
         Self {
-            pid: pid as libc::pid_t,
-            reaped: Arc::new(AtomicBool::new(false)),
+            pid,
+            reaped,
+            exit: Some(exit),
         }
     }
 
-    /// Waits for the child to exit and reaps it.
-    pub(crate) async fn wait(&self) -> io::Result<Exit> {
-        let (pid, reaped) = (self.pid, Arc::clone(&self.reaped));
-        tokio::task::spawn_blocking(move || {
-            let exit = wait4(pid);
-            reaped.store(true, Ordering::SeqCst);
-            exit
-        })
-        .await
-        .map_err(io::Error::other)?
+    /// The child's exit status, once it exited.
+    pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
+        let Some(exit) = self.exit.take() else {
+            return Err(io::Error::other("the child was already waited for"));
+        };
+        exit.await
+            .map_err(|_| io::Error::other("the thread waiting for the child ended"))?
     }
 }
 
-impl Drop for KillOnDrop {
+impl Drop for Watched {
     fn drop(&mut self) {
-        if !self.reaped.load(Ordering::SeqCst) {
-            // SAFETY: kill has no memory effects; the pid is our unreaped child, so it cannot
-            // have been reused.
+        let reaped = self.reaped.lock().map(|r| *r).unwrap_or(true);
+        if !reaped {
+            // SAFETY: kill has no memory effects. The child is not reaped (the waiting thread
+            // sets the flag under this lock before reaping), so the pid is still ours: a
+            // running child or a zombie.
             unsafe {
                 libc::kill(self.pid, libc::SIGKILL);
             }
@@ -61,12 +75,36 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn wait4(pid: libc::pid_t) -> io::Result<Exit> {
+/// Waits until the child exited (leaving it a zombie, so its pid stays ours), then, under the
+/// lock, marks it reaped and reaps it with its resource usage.
+fn wait(pid: libc::pid_t, reaped: &Mutex<bool>) -> io::Result<(ExitStatus, Duration, u64)> {
+    loop {
+        // SAFETY: siginfo_t is plain old data; zeroed is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a live local of the right type.
+        let done = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if done == 0 {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    let mut flag = reaped.lock().map_err(|_| io::Error::other("poisoned"))?;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; zeroed is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        // SAFETY: both pointers are to live locals of the right types.
+        // SAFETY: both pointers are to live locals of the right types; the child has exited,
+        // so this returns at once.
         let done = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if done == pid {
             break;
@@ -76,13 +114,15 @@ fn wait4(pid: libc::pid_t) -> io::Result<Exit> {
             return Err(error);
         }
     }
+    *flag = true;
+    drop(flag);
     let time = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
     };
-    Ok(Exit {
-        status: ExitStatus::from_raw(status),
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+    Ok((
+        ExitStatus::from_raw(status),
+        time(usage.ru_utime) + time(usage.ru_stime),
         // Linux reports kilobytes.
-        peak_memory_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
-    })
+        (usage.ru_maxrss.max(0) as u64) * 1024,
+    ))
 }

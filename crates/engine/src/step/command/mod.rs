@@ -106,9 +106,9 @@ pub(crate) async fn run_process(
             "cannot start `{shown}`: {e} (it runs from the repository root)"
         ))
     })?;
-    // Strata reaps the child itself (wait4), to read its resource usage; the guard kills it
-    // when the step is interrupted.
-    let guard = child::KillOnDrop::new(child.id());
+    // Strata reaps the child itself (wait4), to read its resource usage; it is killed if the
+    // step stops waiting for it.
+    let mut watched = child::Watched::start(child.id(), ctx.meter);
     let piped =
         |e: std::io::Error| StepError::retryable(format!("reading `{shown}`'s output failed: {e}"));
     let stdout = tokio::process::ChildStdout::from_std(child.stdout.take().expect("piped"))
@@ -138,12 +138,9 @@ pub(crate) async fn run_process(
         }
         tail
     };
-    let (stdout, tail, exit) = tokio::join!(read_stdout, read_stderr, guard.wait());
-    let exit =
-        exit.map_err(|e| StepError::retryable(format!("waiting for `{shown}` failed: {e}")))?;
-    ctx.meter.cpu(exit.cpu);
-    ctx.meter.peak_memory(exit.peak_memory_bytes);
-    let status = exit.status;
+    let (stdout, tail, status) = tokio::join!(read_stdout, read_stderr, watched.wait());
+    let status =
+        status.map_err(|e| StepError::retryable(format!("waiting for `{shown}` failed: {e}")))?;
     let text = std::fs::read_to_string(&events_path).unwrap_or_default();
     let parsed = parse_events(&text);
     for warning in parsed.warnings {
