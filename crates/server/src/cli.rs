@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Exit codes: 0 ok; 1 the command ran and what it checked failed; 2 usage or internal error.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, long_about = None, after_help = "Docs: docs/cli.md (commands), docs/declarations.md, docs/partitions.md, docs/selection.md")]
+#[command(name = "strata", version, long_about = None, after_help = "Docs: docs/cli.md (commands), docs/declarations.md, docs/partitions.md, docs/selection.md, docs/costs.md, docs/alerts.md")]
 pub(crate) struct Cli {
     /// The repository: the folder holding strata.toml (default: the current directory).
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
