@@ -518,3 +518,65 @@ async fn rules_are_created_edited_and_deleted_over_the_api() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_channel_that_keeps_failing_holds_up_no_other_and_is_continued_by_the_next_tick() {
+    let healthy = Receiver::start(200);
+    let down = Receiver::start(503);
+    let extra = format!(
+        "[alerts.channels.down]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        down.url
+    );
+    let dir = alerts_repository(&healthy, &extra);
+    let dir = dir.path();
+    // Many attempts, so the command's wait (15 s) ends before the failing channel gives up.
+    let toml = std::fs::read_to_string(dir.join("strata.toml"))
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 100")
+        .replace(
+            "channels = [\"hook\"]\n[[alerts.rules]]\nname = \"stale\"",
+            "channels = [\"hook\", \"down\"]\n[[alerts.rules]]\nname = \"stale\"",
+        );
+    std::fs::write(dir.join("strata.toml"), toml).unwrap();
+    flag(dir, "bad", true);
+    ok(strata_at(
+        dir,
+        "2026-01-10T00:00:00Z",
+        &["materialize", "raw/events"],
+    ));
+    let tick = ok(strata_at(
+        dir,
+        "2026-01-10T00:01:00Z",
+        &["automation", "tick", "--json"],
+    ));
+    let document = json(&tick);
+    // The healthy channel got the firing once, at once; the failing one was cut off, counted.
+    assert_eq!(document["alerts_delivered"], 1, "{document}");
+    assert_eq!(healthy.of_rule("quality"), vec![firing("raw/events")]);
+    let tried = down.received().len();
+    assert!(tried >= 3, "{tried}");
+    assert!(stderr(&tick).contains("still fail"), "{}", stderr(&tick));
+    let history = json(&ok(strata_at(
+        dir,
+        "2026-01-10T00:02:00Z",
+        &["alerts", "history", "--json"],
+    )));
+    let deliveries = &history["alerts"][0]["deliveries"];
+    assert_eq!(deliveries[0]["channel"], "down");
+    assert_eq!(deliveries[0]["status"], "pending", "{history}");
+    // Every attempt is recorded, but one cut off mid-POST may have reached the receiver first.
+    let recorded = deliveries[0]["attempts"].as_u64().unwrap() as usize;
+    assert!(
+        recorded == tried || recorded + 1 == tried,
+        "{recorded} of {tried}"
+    );
+    assert_eq!(deliveries[1]["status"], "delivered");
+    // The next tick continues the failing delivery, and sends nothing again to the healthy one.
+    ok(strata_at(
+        dir,
+        "2026-01-10T00:03:00Z",
+        &["automation", "tick"],
+    ));
+    assert!(down.received().len() > tried);
+    assert_eq!(healthy.received().len(), 1);
+}

@@ -77,6 +77,13 @@ impl Deliverer {
         repository: &Arc<Repository>,
         tasks: &mut tokio::task::JoinSet<usize>,
     ) -> Result<(), StorageError> {
+        // Groups being sent when the pending rows are read are skipped even if their task ends
+        // meanwhile: the rows read may be older than what that task recorded.
+        let busy: HashSet<Group> = self
+            .in_flight
+            .lock()
+            .map(|set| set.clone())
+            .unwrap_or_default();
         let mut groups: BTreeMap<Group, Vec<strata_storage::records::DueDelivery>> =
             BTreeMap::new();
         for due in self.storage.pending_deliveries().await? {
@@ -88,6 +95,9 @@ impl Deliverer {
             groups.entry(group).or_default().push(due);
         }
         for (group, mut dues) in groups {
+            if busy.contains(&group) {
+                continue;
+            }
             {
                 let Ok(mut set) = self.in_flight.lock() else {
                     continue;

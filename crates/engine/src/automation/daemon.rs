@@ -121,6 +121,10 @@ pub async fn run(
             _ = stop.changed() => break,
         }
     }
+    // Deliveries stop with the daemon (what is pending stays pending for whoever ticks next):
+    // once runs are waited for below, the lease may lapse, and another process may send them.
+    delivering.abort_all();
+    while delivering.join_next().await.is_some() {}
     // Runs end before the lease is given up: a process taking it over must not find them
     // unfinished and launch them again.
     while running.join_next().await.is_some() {}

@@ -18,7 +18,7 @@ use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::Stream;
 use strata_core::cost::Usage;
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 
 /// What an attempt used so far; cheap to clone into the tasks that write and the threads that
 /// wait for commands.
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 pub(crate) struct StepMeter {
     usage: Arc<Mutex<Usage>>,
     /// Threads still to report (a command's waiter): the attempt's cost waits for them.
-    pending: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    pending: Arc<Mutex<Vec<oneshot::Receiver<()>>>>,
 }
 
 /// How long an attempt's cost waits for a killed command to be reaped.
@@ -39,8 +39,8 @@ impl StepMeter {
         }
     }
 
-    /// A thread that will report to this meter (a command's waiter).
-    pub(crate) fn track(&self, reporter: JoinHandle<()>) {
+    /// A thread that will report to this meter (a command's waiter), and says when it did.
+    pub(crate) fn track(&self, reporter: oneshot::Receiver<()>) {
         if let Ok(mut pending) = self.pending.lock() {
             pending.push(reporter);
         }
@@ -49,7 +49,7 @@ impl StepMeter {
     /// Waits (up to [`SETTLE_WAIT`]) for the threads still to report: a command killed by a
     /// timeout or a cancellation is reaped, and its CPU time counted, before the cost is taken.
     pub(crate) async fn settle(&self) {
-        let pending: Vec<JoinHandle<()>> = self
+        let pending: Vec<oneshot::Receiver<()>> = self
             .pending
             .lock()
             .map(|mut p| std::mem::take(&mut *p))

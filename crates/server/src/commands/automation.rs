@@ -129,16 +129,25 @@ fn tick(
                 if start && let Err(e) = deliverer.start(&repository, &mut tasks).await {
                     tracing::warn!(error = %e, "starting alert deliveries failed");
                 }
-                let delivered = tokio::time::timeout(DELIVERY_WAIT, async move {
-                    let mut delivered = 0;
-                    while let Some(done) = tasks.join_next().await {
-                        delivered += done.unwrap_or(0);
+                // What was delivered counts even when the wait ends with some still failing.
+                let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
+                let mut delivered = 0;
+                let mut complete = true;
+                loop {
+                    match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                        Ok(Some(done)) => delivered += done.unwrap_or(0),
+                        Ok(None) => break,
+                        Err(_) => {
+                            complete = false;
+                            break;
+                        }
                     }
-                    delivered
-                })
-                .await;
+                }
+                // Stop sending before the lease goes: another process may send what is left.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
                 let _ = storage.release_lease(LEASE, &holder).await;
-                delivered.ok()
+                (delivered, complete)
             })
         });
         let outcome = match outcome {
@@ -153,63 +162,69 @@ fn tick(
         if !as_json {
             print_tick(&outcome);
         }
-        let mut failed = false;
-        let mut runs = Vec::new();
-        let launches = recovered
-            .into_iter()
-            .map(|again| (again.run, again.queued))
-            .chain(outcome.runs.iter().map(|run| (run.clone(), false)));
-        let launches: Vec<(PlannedRun, bool)> = launches.collect();
-        if !launches.is_empty() {
-            let executor = Executor::new(
-                instance.clone(),
-                Arc::clone(&repository),
-                Arc::clone(&clock),
-            );
-            let dynamic = instance
-                .storage
-                .dynamic_partitions()
-                .await
-                .map_err(CliError::internal)?;
-            let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
-            for (run, queued) in &launches {
-                let labels = labels(&run.request.steps, &keyspaces);
-                let request = run.request.clone();
-                let report = if *queued {
-                    execute_queued(&executor, request, &labels, as_json).await?
-                } else {
-                    execute(&executor, request, &labels, as_json).await?
-                };
-                failed |= report.failed() > 0;
-                runs.push(json!({
-                    "run_id": report.run_id,
-                    "status": report.status.as_str(),
-                    "description": run.request.description,
-                    "steps": run.request.steps.len(),
-                    "failed": report.failed(),
-                }));
-                if !as_json {
-                    println!(
-                        "run {} {}: {}",
-                        report.run_id,
-                        report.status.as_str(),
-                        run.request.description
-                    );
+        // The runs, beside the deliveries; whatever happens to them, the deliveries are waited
+        // for (and the lease released) before the command ends.
+        let launched: Result<(bool, Vec<Value>), CliError> = async {
+            let mut failed = false;
+            let mut runs = Vec::new();
+            let launches = recovered
+                .into_iter()
+                .map(|again| (again.run, again.queued))
+                .chain(outcome.runs.iter().map(|run| (run.clone(), false)));
+            let launches: Vec<(PlannedRun, bool)> = launches.collect();
+            if !launches.is_empty() {
+                let executor = Executor::new(
+                    instance.clone(),
+                    Arc::clone(&repository),
+                    Arc::clone(&clock),
+                );
+                let dynamic = instance
+                    .storage
+                    .dynamic_partitions()
+                    .await
+                    .map_err(CliError::internal)?;
+                let keyspaces = repository.keyspaces(now_ms.div_euclid(1000), &dynamic);
+                for (run, queued) in &launches {
+                    let labels = labels(&run.request.steps, &keyspaces);
+                    let request = run.request.clone();
+                    let report = if *queued {
+                        execute_queued(&executor, request, &labels, as_json).await?
+                    } else {
+                        execute(&executor, request, &labels, as_json).await?
+                    };
+                    failed |= report.failed() > 0;
+                    runs.push(json!({
+                        "run_id": report.run_id,
+                        "status": report.status.as_str(),
+                        "description": run.request.description,
+                        "steps": run.request.steps.len(),
+                        "failed": report.failed(),
+                    }));
+                    if !as_json {
+                        println!(
+                            "run {} {}: {}",
+                            report.run_id,
+                            report.status.as_str(),
+                            run.request.description
+                        );
+                    }
                 }
             }
+            Ok((failed, runs))
         }
-        let delivered = match delivering {
-            Some(delivering) => delivering.await.ok().flatten(),
-            None => Some(0),
+        .await;
+        let (delivered, complete) = match delivering {
+            Some(delivering) => delivering.await.unwrap_or((0, false)),
+            None => (0, true),
         };
-        if delivered.is_none() {
+        let (failed, runs) = launched?;
+        if !complete {
             eprintln!(
                 "alerts: some deliveries still fail after {}s; the next tick retries them \
                  (`strata alerts history` shows each attempt)",
                 DELIVERY_WAIT.as_secs()
             );
         }
-        let delivered = delivered.unwrap_or(0);
         if as_json {
             let mut document = tick_json(&outcome, runs);
             document["alerts"] = json!(outcome.alerts);

@@ -35,15 +35,26 @@ impl Watched {
         let reaped = Arc::new(Mutex::new(false));
         let (sender, exit) = oneshot::channel();
         let (flag, usage) = (Arc::clone(&reaped), meter.clone());
-        let waiting = tokio::task::spawn_blocking(move || {
-            let exit = wait(pid, &flag).map(|(status, cpu, peak)| {
-                usage.cpu(cpu);
-                usage.peak_memory(peak);
-                status
+        let (reported, done) = oneshot::channel();
+        // A plain thread, not the runtime's blocking pool: it must run even while the runtime
+        // shuts down, or the child would never be reaped.
+        let spawned = std::thread::Builder::new()
+            .name("strata-child-wait".into())
+            .spawn(move || {
+                let exit = wait(pid, &flag).map(|(status, cpu, peak)| {
+                    usage.cpu(cpu);
+                    usage.peak_memory(peak);
+                    status
+                });
+                let _ = reported.send(());
+                let _ = sender.send(exit);
             });
-            let _ = sender.send(exit);
-        });
-        meter.track(waiting);
+        match spawned {
+            Ok(_) => meter.track(done),
+            // No thread to wait for it: the child is not run (killed and reaped at once, so it
+            // leaves no zombie), and `wait` says the waiter ended.
+            Err(_) => kill_and_reap(pid, &reaped),
+        }
         Self {
             pid,
             reaped,
@@ -75,6 +86,32 @@ impl Drop for Watched {
     }
 }
 
+/// Kills the child and reaps it, for when no thread can wait for it.
+fn kill_and_reap(pid: libc::pid_t, reaped: &Mutex<bool>) {
+    let Ok(mut flag) = reaped.lock() else {
+        return;
+    };
+    if *flag {
+        return;
+    }
+    let mut status: libc::c_int = 0;
+    // SAFETY: kill and waitpid have no memory effects beyond `status`, a live local; the child
+    // is unreaped (the flag is false under the lock), so the pid is ours. SIGKILL ends it, so
+    // the wait returns.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    *flag = true;
+}
+
+/// Marks the child as not ours to signal any more.
+fn gone(reaped: &Mutex<bool>) {
+    if let Ok(mut flag) = reaped.lock() {
+        *flag = true;
+    }
+}
+
 /// Waits until the child exited (leaving it a zombie, so its pid stays ours), then, under the
 /// lock, marks it reaped and reaps it with its resource usage.
 fn wait(pid: libc::pid_t, reaped: &Mutex<bool>) -> io::Result<(ExitStatus, Duration, u64)> {
@@ -95,6 +132,9 @@ fn wait(pid: libc::pid_t, reaped: &Mutex<bool>) -> io::Result<(ExitStatus, Durat
         }
         let error = io::Error::last_os_error();
         if error.kind() != io::ErrorKind::Interrupted {
+            // Not our child to wait for (something else reaped it): its pid must never be
+            // signalled again.
+            gone(reaped);
             return Err(error);
         }
     }
@@ -103,15 +143,21 @@ fn wait(pid: libc::pid_t, reaped: &Mutex<bool>) -> io::Result<(ExitStatus, Durat
     // SAFETY: rusage is plain old data; zeroed is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        // SAFETY: both pointers are to live locals of the right types; the child has exited,
-        // so this returns at once.
-        let done = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        // SAFETY: both pointers are to live locals of the right types. The child has exited,
+        // so this returns at once; WNOHANG makes sure of it even if the pid was reaped by
+        // something else and reused meanwhile.
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if done == pid {
             break;
         }
         let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
+        if done == 0 || error.kind() != io::ErrorKind::Interrupted {
+            *flag = true;
+            return Err(if done == 0 {
+                io::Error::other("the child was reaped by something else")
+            } else {
+                error
+            });
         }
     }
     *flag = true;
