@@ -22,6 +22,59 @@ pub struct CostQuery {
     pub until: i64,
 }
 
+/// A mistake in a cost query, as the CLI and the API report it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueryError {
+    /// `by`, `since` or `until` does not read.
+    Invalid {
+        /// Which: `by`, `since` or `until`.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// `until` is not after `since`.
+    EmptyWindow,
+}
+
+impl CostQuery {
+    /// Reads a query as the CLI and the API take it: a grouping (`asset`, …, `tag:KEY`), and
+    /// bounds that are dates or RFC 3339 times ([`parse_bound`]); `until` defaults to `now`.
+    pub fn parse(
+        repository: &Repository,
+        assets: Option<BTreeSet<AssetKey>>,
+        by: &str,
+        since: Option<&str>,
+        until: Option<&str>,
+        now: i64,
+    ) -> Result<Self, QueryError> {
+        let invalid = |field| move |message| QueryError::Invalid { field, message };
+        let by = GroupBy::parse(by).map_err(invalid("by"))?;
+        let since = since
+            .map(|t| parse_bound(t, false, repository))
+            .transpose()
+            .map_err(invalid("since"))?
+            .unwrap_or(i64::MIN);
+        let until = match until {
+            Some(t) => parse_bound(t, true, repository).map_err(invalid("until"))?,
+            None => now + 1,
+        };
+        if until <= since {
+            return Err(QueryError::EmptyWindow);
+        }
+        Ok(Self {
+            assets,
+            by,
+            since,
+            until,
+        })
+    }
+
+    /// Whether the report starts at the beginning of the history.
+    pub fn from_beginning(&self) -> bool {
+        self.since == i64::MIN
+    }
+}
+
 /// Sums recorded step costs and accrued storage as `query` asks.
 pub async fn report(
     storage: &dyn Storage,

@@ -60,11 +60,6 @@ export function plural(n: number, one: string, many = one + "s"): string {
 const CURRENCY_SIGNS: Record<string, string> = { USD: "$", EUR: "€", GBP: "£" };
 
 /**
- * An amount of money the way `strata costs` prints it: `$12.34`, `€0.0042`, `12.34 CHF`. Under
- * one cent, two significant digits (down to millionths), so that the tiny cost of one step does
- * not read as zero; the UI and the CLI then show the same figures.
- */
-/**
  * `amount` with `digits` decimals, rounded as the CLI rounds (Rust's formatting: the exact
  * binary value, ties to even), where `toFixed` takes the larger of two equally near values:
  * 0.125 → "0.12" here, "0.13" from `toFixed`. Only an exact tie differs, and `toFixed(100)`
@@ -81,6 +76,11 @@ function toFixedEven(amount: number, digits: number): string {
   return amount.toFixed(digits);
 }
 
+/**
+ * An amount of money the way `strata costs` prints it: `$12.34`, `€0.0042`, `12.34 CHF`. Under
+ * one cent, two significant digits (down to millionths), so that the tiny cost of one step does
+ * not read as zero; the UI and the CLI then show the same figures.
+ */
 export function fmtMoney(amount: number, currency: string): string {
   const digits = amount === 0 || Math.abs(amount) >= 0.01 ? 2 : Math.min(Math.ceil(-Math.log10(Math.abs(amount))) + 1, 6);
   const number = toFixedEven(amount, digits);

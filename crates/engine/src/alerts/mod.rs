@@ -163,12 +163,13 @@ pub async fn evaluate(
             .insert(alert.firing.subject.clone(), alert.firing);
     }
     let mut events = Vec::new();
+    let mut costs = CostCache::default();
     for ActiveRule { rule, .. } in &active {
         let selected = rule
             .select
             .resolve(repository.graph(), repository)
             .unwrap_or_default();
-        let figures = cost_figures(storage, repository, rule, &selected, now).await?;
+        let figures = cost_figures(storage, repository, rule, &selected, now, &mut costs).await?;
         let holding = alerts::holding(rule, &selected, &facts, &figures);
         let before = firing.remove(&rule.name).unwrap_or_default();
         let subjects: BTreeSet<String> = before.keys().cloned().collect();
@@ -240,6 +241,15 @@ async fn facts(storage: &dyn Storage, repository: &Repository) -> Result<AlertFa
     Ok(facts)
 }
 
+/// Cost records a tick's cost rules share, read once whatever the number of rules: each
+/// period's total per asset, and each asset's latest step.
+#[derive(Default)]
+struct CostCache {
+    /// By period start: every asset's cost in the period, by asset key.
+    periods: BTreeMap<i64, BTreeMap<String, f64>>,
+    latest: Option<Vec<strata_core::cost::StepCostItem>>,
+}
+
 /// The figures a cost rule compares: each selected asset's latest materialization, or the
 /// period's sums per asset, group or tag value over the selected assets.
 async fn cost_figures(
@@ -248,6 +258,7 @@ async fn cost_figures(
     rule: &AlertRule,
     selected: &BTreeSet<AssetKey>,
     now: i64,
+    cache: &mut CostCache,
 ) -> Result<Vec<CostFigure>, StorageError> {
     let AlertCondition::Cost { per, by, .. } = &rule.when else {
         return Ok(Vec::new());
@@ -255,32 +266,42 @@ async fn cost_figures(
     let card = &repository.project().rate_card;
     let tags = |asset: &AssetKey| repository.asset(asset).map(|a| &a.tags);
     let Some(since) = cost::period_start(*per, now, card.timezone) else {
-        return Ok(storage
-            .latest_step_costs()
-            .await?
-            .into_iter()
+        if cache.latest.is_none() {
+            cache.latest = Some(storage.latest_step_costs().await?);
+        }
+        return Ok(cache
+            .latest
+            .iter()
+            .flatten()
             .filter(|item| selected.contains(&item.asset))
             .map(|item| CostFigure {
                 subject: item.asset.to_string(),
                 amount: item.amounts.total(),
-                partition: item.partition,
+                partition: item.partition.clone(),
             })
             .collect());
     };
-    let mut steps = storage.step_costs(since, now + 1).await?;
-    steps.retain(|s| selected.contains(&s.asset));
-    let mut held = storage.held_bytes(since, now + 1).await?;
-    held.retain(|h| selected.contains(&h.asset));
-    // Sum per asset, then per subject, so a group's subject gets its `group:` prefix.
-    let per_asset = cost::report(&steps, &held, &GroupBy::Asset, (since, now + 1), card, tags);
+    if let std::collections::btree_map::Entry::Vacant(period) = cache.periods.entry(since) {
+        let window = (since, now + 1);
+        let steps = storage.step_costs(window.0, window.1).await?;
+        let held = storage.held_bytes(window.0, window.1).await?;
+        let per_asset = cost::report(&steps, &held, &GroupBy::Asset, window, card, tags);
+        period.insert(
+            per_asset
+                .rows
+                .into_iter()
+                .map(|row| (row.key, row.amounts.total()))
+                .collect(),
+        );
+    }
+    let totals = &cache.periods[&since];
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    for row in per_asset.rows {
-        let Ok(asset) = AssetKey::parse(&row.key) else {
-            continue;
-        };
-        *sums
-            .entry(cost_subject(by, &asset, tags(&asset)))
-            .or_default() += row.amounts.total();
+    for asset in selected {
+        if let Some(amount) = totals.get(&asset.to_string()) {
+            *sums
+                .entry(cost_subject(by, asset, tags(asset)))
+                .or_default() += amount;
+        }
     }
     Ok(sums
         .into_iter()

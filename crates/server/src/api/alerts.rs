@@ -23,29 +23,29 @@ use super::state::{AppState, rfc3339};
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AlertRuleBody {
     /// Unique name.
-    name: String,
+    pub(crate) name: String,
     /// `strata.toml` (read-only here) or `api`.
-    source: String,
+    pub(crate) source: String,
     /// Whether the API may change or delete it.
-    editable: bool,
+    pub(crate) editable: bool,
     /// The condition, as in strata.toml: `{"check_failed": {"severity": "error"}}`,
     /// `{"freshness": "fail"}`, `"run_failed"` or `{"cost": {"per": "month", "over": 100.0,
     /// "by": "tag:team"}}`.
     #[schema(value_type = Object)]
-    when: Value,
+    pub(crate) when: Value,
     /// The asset selection it watches.
-    select: String,
+    pub(crate) select: String,
     /// Where it sends.
-    channels: Vec<String>,
+    pub(crate) channels: Vec<String>,
     /// Subjects (assets, groups, tag values) it is firing for now.
-    firing: Vec<String>,
+    pub(crate) firing: Vec<String>,
 }
 
 /// The rules.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AlertRuleList {
     /// strata.toml's first, then the API's.
-    rules: Vec<AlertRuleBody>,
+    pub(crate) rules: Vec<AlertRuleBody>,
 }
 
 /// A rule to create or replace.
@@ -67,15 +67,15 @@ pub(super) struct NewAlertRule {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct DeliveryBody {
     /// The channel.
-    channel: String,
+    pub(crate) channel: String,
     /// `pending`, `delivered` or `failed` (retries exhausted).
-    status: String,
+    pub(crate) status: String,
     /// Attempts made.
-    attempts: u32,
+    pub(crate) attempts: u32,
     /// The channel's last HTTP status.
-    http_status: Option<u16>,
+    pub(crate) http_status: Option<u16>,
     /// The last error.
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl From<&DeliveryRecord> for DeliveryBody {
@@ -94,26 +94,26 @@ impl From<&DeliveryRecord> for DeliveryBody {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AlertEntry {
     /// Its event id.
-    id: i64,
+    pub(crate) id: i64,
     /// When.
-    at: String,
+    pub(crate) at: String,
     /// `firing` or `resolved`.
-    state: String,
+    pub(crate) state: String,
     /// The rule.
-    rule: String,
+    pub(crate) rule: String,
     /// An asset key, `group:<name>`, or `key=value` for costs summed over a tag.
-    subject: String,
+    pub(crate) subject: String,
     /// One sentence.
-    message: String,
+    pub(crate) message: String,
     /// The partitions concerned.
-    partitions: Vec<String>,
+    pub(crate) partitions: Vec<String>,
     /// The figures behind it.
     #[schema(value_type = Object)]
-    values: BTreeMap<String, Value>,
+    pub(crate) values: BTreeMap<String, Value>,
     /// Where to look in the UI.
-    link: String,
+    pub(crate) link: String,
     /// Each channel's delivery.
-    deliveries: Vec<DeliveryBody>,
+    pub(crate) deliveries: Vec<DeliveryBody>,
 }
 
 impl From<&AlertRecord> for AlertEntry {
@@ -137,9 +137,9 @@ impl From<&AlertRecord> for AlertEntry {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct AlertFeed {
     /// Newest first.
-    alerts: Vec<AlertEntry>,
+    pub(crate) alerts: Vec<AlertEntry>,
     /// Always null: ask a bigger `limit` for more.
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 /// Which entries.

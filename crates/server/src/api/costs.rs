@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use strata_core::cost::{Amounts, CostRow, Estimate, GroupBy, Usage};
-use strata_engine::costs::{self, CostQuery};
+use strata_core::cost::{Amounts, CostRow, Estimate, Usage};
+use strata_engine::costs::{self, CostQuery, QueryError};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, ErrorBody, Params};
@@ -142,41 +142,39 @@ pub(super) async fn report(
     Params(params): Params<CostParams>,
 ) -> ApiResult<CostReportBody> {
     let repository = state.repository();
-    let by = GroupBy::parse(params.by.as_deref().unwrap_or("asset"))
-        .map_err(|e| ApiError::bad_request("invalid_grouping", e))?;
-    let bound = |text: &Option<String>, is_end: bool, name: &str| {
-        text.as_deref()
-            .map(|t| costs::parse_bound(t, is_end, &repository))
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_time", format!("{name}: {e}")))
-    };
-    let since = bound(&params.since, false, "since")?;
-    let until = bound(&params.until, true, "until")?.unwrap_or_else(|| (state.clock)() + 1);
-    if since.is_some_and(|s| until <= s) {
-        return Err(ApiError::bad_request(
-            "invalid_time",
-            "`until` must be after `since`",
-        ));
-    }
     let assets = params
         .select
         .as_deref()
         .map(|text| select(&repository, text))
         .transpose()?;
-    let query = CostQuery {
+    let query = CostQuery::parse(
+        &repository,
         assets,
-        by,
-        since: since.unwrap_or(i64::MIN),
-        until,
-    };
+        params.by.as_deref().unwrap_or("asset"),
+        params.since.as_deref(),
+        params.until.as_deref(),
+        (state.clock)(),
+    )
+    .map_err(|error| match error {
+        QueryError::Invalid {
+            field: "by",
+            message,
+        } => ApiError::bad_request("invalid_grouping", message),
+        QueryError::Invalid { field, message } => {
+            ApiError::bad_request("invalid_time", format!("{field}: {message}"))
+        }
+        QueryError::EmptyWindow => {
+            ApiError::bad_request("invalid_time", "`until` must be after `since`")
+        }
+    })?;
     let report = costs::report(state.instance.storage.as_ref(), &repository, &query)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(CostReportBody {
         currency: repository.project().rate_card.currency.clone(),
         by: query.by.name(),
-        since: since.map(rfc3339),
-        until: rfc3339(until),
+        since: (!query.from_beginning()).then(|| rfc3339(query.since)),
+        until: rfc3339(query.until),
         rows: report.rows.iter().map(CostRowBody::from).collect(),
         total: (&report.total).into(),
     }))

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use serde_json::json;
 use strata_core::model::Repository;
 use strata_engine::alerts;
 
@@ -30,31 +29,24 @@ pub(crate) fn run(
                     print_json(&list)?;
                     return Ok(Outcome::Ok);
                 }
-                let value = serde_json::to_value(&list).map_err(CliError::internal)?;
-                let rules = value["rules"].as_array().cloned().unwrap_or_default();
-                if rules.is_empty() {
-                    println!("no alert rules; declare them as [[alerts.rules]] in strata.toml (docs/alerts.md)");
+                if list.rules.is_empty() {
+                    println!(
+                        "no alert rules; declare them as [[alerts.rules]] in strata.toml (docs/alerts.md)"
+                    );
                 }
-                for rule in rules {
-                    let firing: Vec<String> = rule["firing"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-                        .unwrap_or_default();
+                for rule in &list.rules {
                     println!(
                         "{}  ({})  when {}  select {}  → {}",
-                        rule["name"].as_str().unwrap_or_default(),
-                        rule["source"].as_str().unwrap_or_default(),
-                        rule["when"],
-                        rule["select"].as_str().unwrap_or_default(),
-                        rule["channels"]
-                            .as_array()
-                            .map(|c| c.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default()
+                        rule.name,
+                        rule.source,
+                        rule.when,
+                        rule.select,
+                        rule.channels.join(", ")
                     );
-                    if firing.is_empty() {
+                    if rule.firing.is_empty() {
                         println!("  ok");
                     } else {
-                        println!("  FIRING for {}", firing.join(", "));
+                        println!("  FIRING for {}", rule.firing.join(", "));
                     }
                 }
                 Ok(Outcome::Ok)
@@ -74,35 +66,27 @@ pub(crate) fn run(
                     print_json(&feed)?;
                     return Ok(Outcome::Ok);
                 }
-                let value = serde_json::to_value(&feed).map_err(CliError::internal)?;
-                let entries = value["alerts"].as_array().cloned().unwrap_or_default();
-                if entries.is_empty() {
+                if feed.alerts.is_empty() {
                     println!("no alert has fired yet");
                 }
-                for entry in entries {
-                    let deliveries: Vec<String> = entry["deliveries"]
-                        .as_array()
-                        .map(|ds| {
-                            ds.iter()
-                                .map(|d| {
-                                    format!(
-                                        "{} {} after {} attempt{}",
-                                        d["channel"].as_str().unwrap_or_default(),
-                                        d["status"].as_str().unwrap_or_default(),
-                                        d["attempts"],
-                                        if d["attempts"] == json!(1) { "" } else { "s" }
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                for entry in &feed.alerts {
                     println!(
                         "{}  {:<8}  {}  {}",
-                        entry["at"].as_str().unwrap_or_default(),
-                        entry["state"].as_str().unwrap_or_default(),
-                        entry["rule"].as_str().unwrap_or_default(),
-                        entry["message"].as_str().unwrap_or_default()
+                        entry.at, entry.state, entry.rule, entry.message
                     );
+                    let deliveries: Vec<String> = entry
+                        .deliveries
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{} {} after {} attempt{}",
+                                d.channel,
+                                d.status,
+                                d.attempts,
+                                if d.attempts == 1 { "" } else { "s" }
+                            )
+                        })
+                        .collect();
                     if !deliveries.is_empty() {
                         println!("  {}", deliveries.join("; "));
                     }

@@ -48,15 +48,16 @@ pub(crate) fn create(
             let steps = backfill::steps(&repository, targets.clone(), &keyspaces);
             let labels = labels(&steps, &keyspaces);
             let description = format!("backfill {}{partitions}", args.selection);
-            let estimate = materialize::estimate(&instance, &targets).await?;
             return print_plan(
                 &repository,
+                &instance,
+                &targets,
                 &steps,
                 &labels,
                 &description,
-                &estimate,
                 args.output.json,
-            );
+            )
+            .await;
         }
         if targets.is_empty() {
             if args.output.json {

@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use serde_json::json;
-use strata_core::cost::{CostRow, GroupBy, format_money};
+use strata_core::cost::{CostRow, format_money};
 use strata_core::model::Repository;
-use strata_engine::costs::{self, CostQuery};
+use strata_engine::costs::{self, CostQuery, QueryError};
 
 use crate::api::state::rfc3339;
 use crate::cli::CostsArgs;
@@ -28,7 +28,7 @@ pub(crate) fn run(
             "currency": card.currency,
             "by": query.by.name(),
             // As the API answers: RFC 3339, `since` null from the beginning.
-            "since": (query.since != i64::MIN).then(|| rfc3339(query.since)),
+            "since": (!query.from_beginning()).then(|| rfc3339(query.since)),
             "until": rfc3339(query.until),
             "rows": report.rows.iter().map(row_json).collect::<Vec<_>>(),
             "total": row_json(&report.total),
@@ -75,35 +75,27 @@ pub(crate) fn run(
 }
 
 fn query(repository: &Repository, args: &CostsArgs) -> Result<CostQuery, CliError> {
-    let by = GroupBy::parse(&args.by).map_err(|e| CliError::Usage(format!("--by: {e}")))?;
-    let bound = |text: &Option<String>, is_end: bool, flag: &str| {
-        text.as_deref()
-            .map(|t| costs::parse_bound(t, is_end, repository))
-            .transpose()
-            .map_err(|e| CliError::Usage(format!("{flag}: {e}")))
-    };
-    let since = bound(&args.since, false, "--since")?.unwrap_or(i64::MIN);
-    let until = match bound(&args.until, true, "--until")? {
-        Some(until) => until,
-        None => crate::clock::now(None)?.timestamp_millis() + 1,
-    };
-    if until <= since {
-        return Err(CliError::Usage(format!(
-            "--until must be after --since ({} is not after {})",
-            args.until.as_deref().unwrap_or("now"),
-            args.since.as_deref().unwrap_or("the beginning")
-        )));
-    }
     let assets = args
         .selection
         .as_deref()
         .map(|text| select(repository, text))
         .transpose()?;
-    Ok(CostQuery {
+    let now = crate::clock::now(None)?.timestamp_millis();
+    CostQuery::parse(
+        repository,
         assets,
-        by,
-        since,
-        until,
+        &args.by,
+        args.since.as_deref(),
+        args.until.as_deref(),
+        now,
+    )
+    .map_err(|error| match error {
+        QueryError::Invalid { field, message } => CliError::Usage(format!("--{field}: {message}")),
+        QueryError::EmptyWindow => CliError::Usage(format!(
+            "--until must be after --since ({} is not after {})",
+            args.until.as_deref().unwrap_or("now"),
+            args.since.as_deref().unwrap_or("the beginning")
+        )),
     })
 }
 

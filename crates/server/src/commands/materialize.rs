@@ -47,15 +47,16 @@ pub(crate) fn run(
         let labels = labels(&steps, &keyspaces);
         let description = describe_request(&args.selection, &args.partitions);
         if args.dry_run {
-            let estimate = estimate(&instance, &targets).await?;
             return print_plan(
                 &repository,
+                &instance,
+                &targets,
                 &steps,
                 &labels,
                 &description,
-                &estimate,
                 args.output.json,
-            );
+            )
+            .await;
         }
         if steps.is_empty() {
             if args.output.json {
@@ -151,7 +152,7 @@ pub(crate) fn describe_partitions(choice: &PartitionArgs) -> String {
 }
 
 /// What materializing `targets` is estimated to cost, from the same assets' history.
-pub(crate) async fn estimate(
+async fn estimate(
     instance: &Instance,
     targets: &BTreeMap<AssetKey, Target>,
 ) -> Result<Estimate, CliError> {
@@ -164,14 +165,17 @@ pub(crate) async fn estimate(
         .map_err(CliError::internal)
 }
 
-pub(crate) fn print_plan(
+/// What a dry run prints: the steps per asset and what they are estimated to cost.
+pub(crate) async fn print_plan(
     repository: &Repository,
+    instance: &Instance,
+    targets: &BTreeMap<AssetKey, Target>,
     steps: &[PlannedStep],
     labels: &[String],
     description: &str,
-    estimate: &Estimate,
     as_json: bool,
 ) -> Result<Outcome, CliError> {
+    let estimate = &estimate(instance, targets).await?;
     let currency = &repository.project().rate_card.currency;
     let mut per_asset: BTreeMap<&AssetKey, u64> = BTreeMap::new();
     for step in steps {

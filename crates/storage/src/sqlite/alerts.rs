@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::backend;
+use super::queries::corrupt;
 use crate::error::StorageError;
 use crate::event::{AlertFiring, Event, EventId, Millis};
 use crate::records::{AlertRecord, DeliveryRecord, DueDelivery, FiringAlert};
@@ -23,8 +24,8 @@ pub(crate) fn alert_rules(
     let mut rules = Vec::new();
     for row in rows {
         let (name, rule) = row.map_err(backend)?;
-        let rule = serde_json::from_str(&rule)
-            .map_err(|e| StorageError::Backend(format!("stored alert rule `{name}`: {e}")))?;
+        let rule =
+            serde_json::from_str(&rule).map_err(|e| corrupt(&format!("alert rule `{name}`"), e))?;
         rules.push((name, rule));
     }
     Ok(rules)
@@ -47,8 +48,8 @@ fn alert_event(
     let Some((at, payload)) = row else {
         return Ok(None);
     };
-    let event: Event = serde_json::from_str(&payload)
-        .map_err(|e| StorageError::Backend(format!("stored event {id}: {e}")))?;
+    let event: Event =
+        serde_json::from_str(&payload).map_err(|e| corrupt(&format!("event {id}"), e))?;
     Ok(match event {
         Event::AlertFired(f) => Some((at, true, f)),
         Event::AlertResolved(f) => Some((at, false, f)),
@@ -139,19 +140,17 @@ pub(crate) fn alert_history(
     Ok(records)
 }
 
-/// Deliveries due at `now`, oldest first.
-pub(crate) fn due_deliveries(
-    conn: &Connection,
-    now: Millis,
-) -> Result<Vec<DueDelivery>, StorageError> {
+/// Deliveries not yet delivered nor given up, oldest first. The deliverer keeps its own backoff
+/// while it runs; `retry_at` tells people when the next attempt is due.
+pub(crate) fn pending_deliveries(conn: &Connection) -> Result<Vec<DueDelivery>, StorageError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT alert_event, channel, attempts FROM alert_deliveries
-             WHERE status = 'pending' AND retry_at <= ?1 ORDER BY alert_event, channel",
+             WHERE status = 'pending' ORDER BY alert_event, channel",
         )
         .map_err(backend)?;
     let rows: Vec<(i64, String, u32)> = statement
-        .query_map([now], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .map_err(backend)?
         .collect::<Result<_, _>>()
         .map_err(backend)?;

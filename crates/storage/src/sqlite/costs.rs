@@ -7,20 +7,12 @@ use strata_core::cost::{AssetCostHistory, HeldBytes, StepCostItem};
 use strata_core::key::AssetKey;
 
 use super::backend;
+use super::queries::{asset_value, corrupt, partition_value};
 use crate::error::StorageError;
 use crate::event::Millis;
 
-fn asset_key(text: &str) -> Result<AssetKey, StorageError> {
-    AssetKey::parse(text)
-        .map_err(|e| StorageError::Backend(format!("stored asset key `{text}`: {e}")))
-}
-
-fn partition(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
 fn decode<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StorageError> {
-    serde_json::from_str(text).map_err(|e| StorageError::Backend(format!("stored {what}: {e}")))
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
 /// Every step cost recorded in `[since, until)`, oldest first.
@@ -60,8 +52,8 @@ fn items(
     for row in rows {
         let (asset, part, at, succeeded, usage, amounts) = row.map_err(backend)?;
         items.push(StepCostItem {
-            asset: asset_key(&asset)?,
-            partition: partition(part),
+            asset: asset_value(&asset)?,
+            partition: partition_value(part),
             at,
             usage: decode(&usage, "usage")?,
             amounts: decode(&amounts, "amounts")?,
@@ -103,8 +95,8 @@ pub(crate) fn held_bytes(
     for row in rows {
         let (asset, part, from, until, bytes) = row.map_err(backend)?;
         held.push(HeldBytes {
-            asset: asset_key(&asset)?,
-            partition: partition(part),
+            asset: asset_value(&asset)?,
+            partition: partition_value(part),
             from,
             until,
             bytes: bytes.max(0) as u64,
@@ -135,7 +127,7 @@ pub(crate) fn cost_history(
     for row in rows {
         let (asset, partitions, total) = row.map_err(backend)?;
         history.insert(
-            asset_key(&asset)?,
+            asset_value(&asset)?,
             AssetCostHistory {
                 partitions: partitions as u64,
                 total,

@@ -470,7 +470,12 @@ impl Storage for SqliteStorage {
                     "warn" => Severity::Warn,
                     _ => Severity::Error,
                 };
-                Ok((stored_key(&asset)?, non_empty(partition), check, severity))
+                Ok((
+                    queries::asset_value(&asset)?,
+                    queries::partition_value(partition),
+                    check,
+                    severity,
+                ))
             })
             .collect()
     }
@@ -480,21 +485,17 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<(AssetKey, Option<String>, Option<String>)>, StorageError> {
         let rows = self.read(alerts::failed_partitions).await?;
         rows.into_iter()
-            .map(|(asset, partition, run)| Ok((stored_key(&asset)?, non_empty(partition), run)))
+            .map(|(asset, partition, run)| {
+                Ok((
+                    queries::asset_value(&asset)?,
+                    queries::partition_value(partition),
+                    run,
+                ))
+            })
             .collect()
     }
 
     async fn pending_deliveries(&self) -> Result<Vec<DueDelivery>, StorageError> {
-        self.read(|conn| alerts::due_deliveries(conn, Millis::MAX))
-            .await
+        self.read(alerts::pending_deliveries).await
     }
-}
-
-fn stored_key(text: &str) -> Result<AssetKey, StorageError> {
-    AssetKey::parse(text)
-        .map_err(|e| StorageError::Backend(format!("stored asset key `{text}`: {e}")))
-}
-
-fn non_empty(partition: String) -> Option<String> {
-    (partition != apply::UNPARTITIONED).then_some(partition)
 }

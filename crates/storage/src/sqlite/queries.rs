@@ -15,15 +15,15 @@ use crate::records::{
 };
 use crate::status::{PartitionStatus, PartitionStatusBuilder};
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("unreadable {what} in instance storage: {detail}"))
 }
 
-fn partition_value(stored: String) -> Option<String> {
+pub(crate) fn partition_value(stored: String) -> Option<String> {
     (stored != UNPARTITIONED).then_some(stored)
 }
 
-fn asset_value(stored: &str) -> Result<AssetKey, StorageError> {
+pub(crate) fn asset_value(stored: &str) -> Result<AssetKey, StorageError> {
     AssetKey::parse(stored).map_err(|e| corrupt("asset key", e))
 }
 
